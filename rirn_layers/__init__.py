@@ -21,7 +21,7 @@ from rirn_layers.layers import (
     InnerRecurrence,
     ResBlock,
 )
-from rirn_layers.model import RecurrentDeblurNet
+from rirn_layers.model import RecurrentDeblurNet, StreamingDeblurModel, StreamState
 from rirn_layers.padding import crop_to, pad_to_multiple
 from rirn_layers.reconstructor import Reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, detach_state, wrap_recurrent_cell
@@ -37,6 +37,8 @@ __all__ = [
     "Reconstructor",
     "RecurrentCellWrapper",
     "RecurrentDeblurNet",
+    "StreamState",
+    "StreamingDeblurModel",
     "ResBlock",
     "crop_to",
     "detach_state",

@@ -1,10 +1,20 @@
-"""A full recurrent deblurring model: a (wrapped) cell plus a reconstructor.
+"""Full deblurring models: the streaming base class and a (wrapped) cell plus reconstructor.
 
-RIRN eq. (1)-(4) end to end: ``out_t = cat(f_t, h_t, f~_t, h~_t)`` from a
-:class:`~rirn_layers.wrap.RecurrentCellWrapper` and ``L_t = Reconstructor(out_t)``.
+:class:`StreamingDeblurModel` gives every model one way to run: frame by frame with the
+state carried (constant memory, any video length), or a whole clip at once, with the same
+results. A model that looks ``future`` frames ahead (ESTRNN, STRCNN) delivers the output of
+frame ``t`` once frame ``t + future`` has come in; at the ends of a video it either drops
+the frames that lack context (``ends="drop"``, the papers' protocol) or edge-pads the clip
+by repeating its first/last frame (``ends="pad"``, the default: every frame gets an output).
+
+:class:`RecurrentDeblurNet` is RIRN eq. (1)-(4) end to end:
+``L_t = Reconstructor(cat(f_t, h_t, f~_t, h~_t))`` from a
+:class:`~rirn_layers.wrap.RecurrentCellWrapper`.
 """
 
 from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -12,12 +22,139 @@ from torch import nn
 from rirn_layers._checks import check_clip, check_image
 from rirn_layers.padding import crop_to, pad_to_multiple
 from rirn_layers.reconstructor import Reconstructor
-from rirn_layers.wrap import RecurrentCellWrapper, RIRNState
+from rirn_layers.wrap import RecurrentCellWrapper
 
-__all__ = ["RecurrentDeblurNet"]
+__all__ = ["StreamState", "StreamingDeblurModel", "RecurrentDeblurNet"]
+
+Ends = Literal["pad", "drop"]
 
 
-class RecurrentDeblurNet(nn.Module):
+class StreamState(NamedTuple):
+    """State of a :class:`StreamingDeblurModel` between frames.
+
+    Attributes:
+        inner: the model's own state (e.g. an :class:`~rirn_layers.RIRNState`).
+        last: the last padded input frame (kept to edge-pad the end of the video).
+        size: the ``(H, W)`` of the input frames before padding to ``scale``.
+    """
+
+    inner: Any
+    last: torch.Tensor
+    size: tuple[int, int]
+
+
+def _check_ends(ends: str) -> None:
+    if ends not in ("pad", "drop"):
+        raise ValueError(f"`ends` must be 'pad' or 'drop', got {ends!r}")
+
+
+class StreamingDeblurModel(nn.Module):
+    """Base class of a video deblurring model with a streaming step API.
+
+    Subclasses set ``in_channels``, ``scale`` (H and W are padded to a multiple of it),
+    ``past`` and ``future`` (frames of context before and after the output frame), and
+    implement :meth:`advance`, which takes one frame already padded to ``scale`` and returns
+    the output for the frame ``future`` steps back once that frame has enough context
+    (``None`` before).
+
+    Shape:
+        - ``step(frame, state)``: ``(B, C, H, W)`` -> output ``(B, C_out, H, W)`` or ``None``.
+        - ``forward(frames, state)``: ``(B, T, C, H, W)`` -> ``(B, T', C_out, H, W)`` with
+          ``T' = T`` for ``ends="pad"`` and ``T - past - future`` for ``ends="drop"`` (for a
+          whole clip; chunks give the outputs that became ready).
+    """
+
+    in_channels: int | None = 3
+    scale: int = 1
+    past: int = 0
+    future: int = 0
+
+    def advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor | None, Any]:
+        """Consume one padded frame; return the output that became ready (or None)."""
+        raise NotImplementedError
+
+    def step(
+        self, frame: torch.Tensor, state: StreamState | None = None, *, ends: Ends = "pad"
+    ) -> tuple[torch.Tensor | None, StreamState]:
+        """Feed one frame ``(B, C, H, W)``; returns ``(output or None, state)``.
+
+        The output, when not ``None``, belongs to the frame ``future`` steps back. At the
+        first frame (``state=None``) with ``ends="pad"`` the frame is also fed ``past``
+        extra times, so the first output belongs to the first frame.
+        """
+        _check_ends(ends)
+        frame = check_image(type(self).__name__, "frame", frame, self.in_channels)
+        padded, size = pad_to_multiple(frame, self.scale)
+        inner = None
+        if state is None:
+            if ends == "pad":
+                for _ in range(self.past):
+                    _, inner = self.advance(padded, inner)
+        else:
+            if tuple(state.size) != tuple(size) or state.last.shape[0] != frame.shape[0]:
+                raise ValueError(
+                    f"{type(self).__name__}: `state` belongs to frames of batch "
+                    f"{state.last.shape[0]} and size {tuple(state.size)}, got `frame` of batch "
+                    f"{frame.shape[0]} and size {tuple(size)}"
+                )
+            inner = state.inner
+        out, inner = self.advance(padded, inner)
+        if out is not None:
+            out = crop_to(out, size)
+        return out, StreamState(inner, padded, size)
+
+    def flush(
+        self, state: StreamState, *, ends: Ends = "pad"
+    ) -> tuple[list[torch.Tensor], StreamState]:
+        """End of the video: emit the ``future`` outputs still pending (``ends="pad"``)."""
+        _check_ends(ends)
+        outs = []
+        if ends == "pad":
+            inner = state.inner
+            for _ in range(self.future):
+                out, inner = self.advance(state.last, inner)
+                if out is not None:
+                    outs.append(crop_to(out, state.size))
+            state = StreamState(inner, state.last, state.size)
+        return outs, state
+
+    def forward(
+        self,
+        frames: torch.Tensor,
+        state: StreamState | None = None,
+        *,
+        ends: Ends = "pad",
+        final: bool = True,
+    ) -> tuple[torch.Tensor, StreamState]:
+        """Run a clip ``(B, T, C, H, W)``; returns ``(outputs (B, T', C_out, H, W), state)``.
+
+        To process a long video in chunks, pass ``final=False`` and the returned state for
+        every chunk but the last: the concatenated outputs equal one call on the whole video.
+        """
+        frames = check_clip(type(self).__name__, "frames", frames, self.in_channels)
+        if frames.shape[1] == 0:
+            raise ValueError(f"{type(self).__name__}: `frames` needs T >= 1, got T = 0")
+        outs = []
+        for frame in frames.unbind(1):
+            out, state = self.step(frame, state, ends=ends)
+            if out is not None:
+                outs.append(out)
+        assert state is not None
+        if final:
+            rest, state = self.flush(state, ends=ends)
+            outs.extend(rest)
+        if not outs:
+            b, _, _, h, w = frames.shape
+            empty = frames.new_zeros(b, 0, self.out_channels_hint(), h, w)
+            return empty, state
+        return torch.stack(outs, dim=1), state
+
+    def out_channels_hint(self) -> int:
+        """Channels of the output frames (used only to shape an empty result)."""
+        return int(self.in_channels or 3)
+
+
+class RecurrentDeblurNet(StreamingDeblurModel):
     """Causal recurrent video deblurring: ``L_t = Reconstructor(wrapped(B_t, state))``.
 
     Frames of any size are padded (replicate) to a multiple of ``reconstructor.scale`` and
@@ -63,24 +200,12 @@ class RecurrentDeblurNet(nn.Module):
             )
         self.wrapped = wrapped
         self.reconstructor = reconstructor
+        self.in_channels = wrapped.in_channels
+        self.scale = reconstructor.scale
 
-    def step(
-        self, frame: torch.Tensor, state: RIRNState | None = None
-    ) -> tuple[torch.Tensor, RIRNState]:
-        """Deblur one frame ``(B, C, H, W)`` given the state after the previous one."""
-        frame = check_image("RecurrentDeblurNet", "frame", frame, self.wrapped.in_channels)
-        padded, size = pad_to_multiple(frame, self.reconstructor.scale)
-        features, state = self.wrapped(padded, state)
-        return crop_to(self.reconstructor(features, padded), size), state
+    def advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        features, state = self.wrapped(frame, state)
+        return self.reconstructor(features, frame), state
 
-    def forward(
-        self, frames: torch.Tensor, state: RIRNState | None = None
-    ) -> tuple[torch.Tensor, RIRNState]:
-        frames = check_clip("RecurrentDeblurNet", "frames", frames, self.wrapped.in_channels)
-        outs = []
-        for frame in frames.unbind(1):
-            out, state = self.step(frame, state)
-            outs.append(out)
-        if state is None:
-            raise ValueError("RecurrentDeblurNet: `frames` needs T >= 1, got T = 0")
-        return torch.stack(outs, dim=1), state
+    def out_channels_hint(self) -> int:
+        return self.reconstructor.out_channels
