@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["check_image", "check_clip", "check_same_as", "shape_str"]
+__all__ = ["check_clip", "check_image", "check_same_as", "shape_str"]
 
 
 def shape_str(shape: Sequence[int]) -> str:

@@ -24,7 +24,7 @@ from rirn_layers.padding import crop_to, pad_to_multiple
 from rirn_layers.reconstructor import Reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper
 
-__all__ = ["StreamState", "StreamingDeblurModel", "RecurrentDeblurNet"]
+__all__ = ["RecurrentDeblurNet", "StreamState", "StreamingDeblurModel"]
 
 Ends = Literal["pad", "drop"]
 

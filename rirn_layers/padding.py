@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["pad_to_multiple", "crop_to"]
+__all__ = ["crop_to", "pad_to_multiple"]
 
 
 def pad_to_multiple(

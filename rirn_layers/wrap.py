@@ -20,7 +20,7 @@ from rirn_layers._checks import check_clip, check_image, shape_str
 from rirn_layers.layers.atb import AdaptiveTemporalBlend
 from rirn_layers.layers.irm import InnerRecurrence
 
-__all__ = ["RIRNState", "RecurrentCellWrapper", "wrap_recurrent_cell", "detach_state"]
+__all__ = ["RIRNState", "RecurrentCellWrapper", "detach_state", "wrap_recurrent_cell"]
 
 _PROBE_SIZE = 64
 T = TypeVar("T")
@@ -232,7 +232,9 @@ class RecurrentCellWrapper(nn.Module):
             state = self._check_state(frame, state)
         feature, hidden = self.cell(frame, state.hidden)
         h = self._select(hidden)
-        feature = check_image("RecurrentCellWrapper", "cell feature", feature, self.feature_channels)
+        feature = check_image(
+            "RecurrentCellWrapper", "cell feature", feature, self.feature_channels
+        )
         h = check_image("RecurrentCellWrapper", "cell hidden", h, self.hidden_channels)
         if feature.shape[-2:] != h.shape[-2:]:
             raise ValueError(

@@ -96,7 +96,7 @@ def test_atb_can_amplify_beyond_a_convex_blend():
 def test_atb_first_frame_treats_previous_as_zeros():
     atb = AdaptiveTemporalBlend(4)
     f = torch.randn(2, 4, 5, 5)
-    out, (w_prev, w_cur) = atb(f, return_weights=True)
+    out, (_, w_cur) = atb(f, return_weights=True)
     torch.testing.assert_close(out, w_cur * f)
     torch.testing.assert_close(out, atb(f, torch.zeros_like(f)))
 
@@ -176,7 +176,8 @@ def test_wrong_rank(layer):
 @pytest.mark.parametrize("layer", RECURRENT_LAYERS)
 def test_previous_state_from_another_batch(layer):
     module = layer(4)
-    with pytest.raises(ValueError, match=r"must have the shape of .*\(2, 4, 6, 6\), got \(3, 4, 6, 6\)"):
+    pattern = r"must have the shape of .*\(2, 4, 6, 6\), got \(3, 4, 6, 6\)"
+    with pytest.raises(ValueError, match=pattern):
         module(torch.randn(2, 4, 6, 6), torch.randn(3, 4, 6, 6))
 
 

@@ -86,7 +86,7 @@ def test_different_feature_and_hidden_channels_with_lstm_tuple():
     wrapped = make(TinyLSTMCell)
     outs, state = wrapped.unroll(torch.rand(2, 3, 3, 6, 6))
     assert outs.shape == (2, 3, 5 + 3 + 5 + 3, 6, 6)
-    h, c = state.hidden
+    h, _ = state.hidden
     torch.testing.assert_close(outs[:, -1, 5:8], h)  # IRM tracks hidden[0] = h
     assert state.memory.shape == h.shape
 
@@ -227,7 +227,8 @@ def test_detach_state_on_nested_containers():
 def test_state_from_another_batch_size():
     wrapped = make()
     _, state = wrapped(torch.rand(4, 3, 8, 8))
-    with pytest.raises(ValueError, match=r"`state.hidden` has batch size 4.*`frame` has batch size 2"):
+    pattern = r"`state.hidden` has batch size 4.*`frame` has batch size 2"
+    with pytest.raises(ValueError, match=pattern):
         wrapped(torch.rand(2, 3, 8, 8), state)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["conv", "ResBlock"]
+__all__ = ["ResBlock", "conv"]
 
 
 def conv(
