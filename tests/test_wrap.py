@@ -335,3 +335,13 @@ def test_compiled_step_matches_eager():
         out_e, state_e = wrapped(frames[:, t], state_e)
         out_c, state_c = compiled(frames[:, t], state_c)
         torch.testing.assert_close(out_c, out_e, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fp16_autocast_and_channels_last_close_to_float32():
+    wrapped = make().cuda().to(memory_format=torch.channels_last)
+    frames = torch.rand(2, 3, 3, 32, 32, device="cuda")
+    ref, _ = wrapped.unroll(frames)
+    with torch.autocast("cuda", dtype=torch.float16):
+        out, _ = wrapped.unroll(frames)
+    torch.testing.assert_close(out.float(), ref, rtol=1e-2, atol=1e-2)
