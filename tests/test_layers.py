@@ -256,5 +256,5 @@ def test_seeded_construction_is_deterministic(layer):
     a = layer(3)
     torch.manual_seed(1)
     b = layer(3)
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)

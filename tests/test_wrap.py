@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from cells import MismatchedCell, OpaqueCell, TinyGRUCell, TinyLSTMCell
+from einops import rearrange
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -329,7 +330,7 @@ def test_atb_param_count_in_wrapper_matches_layer():
 def test_compiled_step_matches_eager():
     wrapped = make()
     frames = torch.rand(2, 3, 3, 16, 16)
-    compiled = torch.compile(wrapped)
+    compiled = torch.compile(wrapped, fullgraph=True)  # no graph breaks
     state_e = state_c = None
     for t in range(3):
         out_e, state_e = wrapped(frames[:, t], state_e)
@@ -345,3 +346,34 @@ def test_cuda_fp16_autocast_and_channels_last_close_to_float32():
     with torch.autocast("cuda", dtype=torch.float16):
         out, _ = wrapped.unroll(frames)
     torch.testing.assert_close(out.float(), ref, rtol=1e-2, atol=1e-2)
+
+
+class PixelGRUCell(torch.nn.Module):
+    """A foreign cell: torch.nn.GRUCell run independently at every pixel (1x1 'conv GRU')."""
+
+    in_channels = 3
+
+    def __init__(self, hidden: int = 5) -> None:
+        super().__init__()
+        self.gru = torch.nn.GRUCell(3, hidden)
+
+    def forward(self, frame: torch.Tensor, hidden: torch.Tensor | None):
+        b, _, h, w = frame.shape
+        pixels = rearrange(frame, "b c h w -> (b h w) c")
+        flat = None if hidden is None else rearrange(hidden, "b c h w -> (b h w) c")
+        new = rearrange(self.gru(pixels, flat), "(b h w) c -> b c h w", b=b, h=h, w=w)
+        return new, new
+
+
+def test_foreign_gru_cell_plugged_in():
+    torch.manual_seed(0)
+    wrapped = wrap_recurrent_cell(PixelGRUCell())
+    assert (wrapped.feature_channels, wrapped.hidden_channels) == (5, 5)
+    frames = torch.rand(2, 4, 3, 5, 6)
+    outs, _ = wrapped.unroll(frames)
+    assert outs.shape == (2, 4, 20, 5, 6)
+    # the cell's own output is untouched: the first 5 channels are the GRU's hidden state
+    h = None
+    for t in range(4):
+        h, _ = wrapped.cell(frames[:, t], h)
+    torch.testing.assert_close(outs[:, -1, :5], h)

@@ -21,6 +21,7 @@ activation (the default here); the official code defaults to GELU (``activation=
 from __future__ import annotations
 
 import torch
+from einops import rearrange, repeat
 from torch import nn
 
 from rirn_layers._checks import check_clip, shape_str
@@ -105,18 +106,19 @@ class GlobalSpatioTemporalAttention(nn.Module):
                 f"(B, {self.window}, {self.channels}, H, W) (past={self.past} + 1 + "
                 f"future={self.future} frames), got {shape_str(features.shape)}"
             )
-        batch, window = features.shape[:2]
+        batch, window = features.shape[:2]  # (4): pairs of the current feature and each neighbour
         center = features[:, self.past]
         neighbours = torch.cat((features[:, : self.past], features[:, self.past + 1 :]), dim=1)
         fused = [center]
         if window > 1:
             # All neighbours go through the shared GAP fusion as one batch of B * (P + F) pairs.
             n = window - 1
-            pairs = torch.cat((center.unsqueeze(1).expand_as(neighbours), neighbours), dim=2)
-            pairs = pairs.flatten(0, 1)  # (B * n, 2C, H, W)
-            weights = self.gate(pairs.mean(dim=(2, 3)))[:, :, None, None]
-            effective = self.condense(weights * self.project(pairs))
-            fused = [*effective.unflatten(0, (batch, n)).unbind(1), center]
+            centers = repeat(center, "b c h w -> b n c h w", n=n)
+            pairs = rearrange(torch.cat((centers, neighbours), dim=2), "b n c h w -> (b n) c h w")
+            weights = rearrange(self.gate(pairs.mean(dim=(2, 3))), "bn c -> bn c 1 1")  # (5) L
+            effective = self.condense(weights * self.project(pairs))  # (5), condensed to C
+            effective = rearrange(effective, "(b n) c h w -> b (n c) h w", b=batch)
+            fused = [effective, center]
         return self.fusion(torch.cat(fused, dim=1))
 
     def extra_repr(self) -> str:
