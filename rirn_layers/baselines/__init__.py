@@ -1,0 +1,72 @@
+"""Reference baselines from the papers RIRN builds on, each bare or with IRM/ATB.
+
+Every row of RIRN table 3, plus ESTRNN itself:
+
+======== ================================================================ =========
+name     model                                                            looks ahead
+======== ================================================================ =========
+gru      GRU of RIRN supplementary table S2                               no
+lstm     LSTM of RIRN supplementary table S1                              no
+ifirnn   IFI-RNN (Nah et al., CVPR 2019), C1/C2, H iterations             no
+strcnn   STRCNN with or without DTB (Kim et al., ICCV 2017)               2 frames
+stfan    STFAN with filter adaptive convolution (Zhou et al., ICCV 2019)  no
+rdbn     ESTRNN's RDB cell without GSA (RIRN's RDBN)                      no
+estrnn   ESTRNN (Zhong et al., ECCV 2020), RDB cell + GSA                 ``future``
+======== ================================================================ =========
+
+``build_model(name, irm=..., atb=..., **config)`` returns a
+:class:`~rirn_layers.model.StreamingDeblurModel`: ``model(clip)`` deblurs a whole
+``(B, T, 3, H, W)`` clip in RGB ``[0, 1]``, ``model.step``/``model.flush`` stream a video of
+any length in constant memory.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rirn_layers.model import StreamingDeblurModel
+
+__all__ = ["available_models", "build_model"]
+
+_REGISTRY: dict[str, str] = {
+    "gru": "rirn_layers.baselines.gru_lstm:build_gru",
+    "lstm": "rirn_layers.baselines.gru_lstm:build_lstm",
+    "ifirnn": "rirn_layers.baselines.ifirnn:build_ifirnn",
+    "strcnn": "rirn_layers.baselines.strcnn:build_strcnn",
+    "stfan": "rirn_layers.baselines.stfan:build_stfan",
+    "rdbn": "rirn_layers.baselines.rdb:build_rdbn",
+    "estrnn": "rirn_layers.baselines.estrnn:build_estrnn",
+}
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`build_model`, in RIRN table 3 order (ESTRNN last)."""
+    return list(_REGISTRY)
+
+
+def build_model(
+    name: str, *, irm: bool = False, atb: bool = False, **config: Any
+) -> StreamingDeblurModel:
+    """Build baseline ``name`` bare (default) or with RIRN's IRM and/or ATB.
+
+    Args:
+        name: one of :func:`available_models`.
+        irm: add the inner-recurrence module over the model's hidden state.
+        atb: add adaptive temporal blending over the model's feature.
+        **config: the model's own options (see each ``build_<name>``), with the papers'
+            defaults.
+
+    Example:
+        >>> model = build_model("gru", irm=True, atb=True)
+        >>> restored, state = model(torch.rand(1, 3, 3, 32, 32))
+        >>> restored.shape
+        torch.Size([1, 3, 3, 32, 32])
+    """
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"build_model: unknown model {name!r}; available: {', '.join(_REGISTRY)}"
+        )
+    module_name, function = _REGISTRY[name].split(":")
+    builder = getattr(importlib.import_module(module_name), function)
+    return builder(irm=irm, atb=atb, **config)
