@@ -1,0 +1,220 @@
+"""Blocks shared by the IFI-RNN family of baselines: IFI-RNN and RIRN's GRU and LSTM.
+
+Nah, Son and Lee, "Recurrent Neural Networks with Intra-Frame Iterations for Video
+Deblurring" (IFI-RNN), CVPR 2019, sec. 3.1 and fig. 2, and the RIRN supplementary
+(Park, Nah and Lee, BMVC 2022) tables S1/S2, which build the GRU and LSTM on the same
+encoder. The layer widths are those of the tables and of the public IFI-RNN
+re-implementation by the ESTRNN authors (zzh-tech/ESTRNN ``model/IFIRNN.py``):
+
+- :func:`frame_encoder` (IFI-RNN's ``F_B``): 5x5 convolutions ``3 -> 20`` (stride 1),
+  ``20 -> 40`` (stride 2), ``40 -> 60`` (stride 2), a ReLU after each;
+- :func:`hidden_head` (IFI-RNN's ``F_h``, the tail of table S2's candidate): 3x3 conv
+  ``C -> 20``, ResBlock(20), 3x3 conv ``20 -> 20``, no activation outside the ResBlock;
+- :class:`UpsamplingReconstructor` (IFI-RNN's ``F_L``): two x2 transposed convolutions
+  ``C -> 40 -> 20`` (4x4, stride 2, a ReLU after each) and a 5x5 conv ``20 -> 3``.
+
+Activations. Neither the tables nor the IFI-RNN text list them. Both public ports put none
+in ``F_B`` and ``F_L`` (so their three encoder convolutions compose to one linear map);
+we follow the convention of this package's IRM (table S3): a ReLU after every convolution
+that feeds another plain convolution (the encoder, the transposed convolutions), none
+where a convolution projects onto a state, into a ResBlock or onto the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from rirn_layers._checks import check_image, shape_str
+from rirn_layers.layers.common import ResBlock, conv
+
+__all__ = [
+    "UpsamplingReconstructor",
+    "check_bool",
+    "check_channels",
+    "check_float",
+    "check_int",
+    "check_multiple",
+    "check_state",
+    "frame_encoder",
+    "hidden_head",
+]
+
+
+# -- validation --------------------------------------------------------------------------
+def check_int(owner: str, name: str, value: object, low: int, high: int | None = None) -> int:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int in ``[low, high]``."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+    if ok and high is not None:
+        ok = value <= high  # type: ignore[operator]
+    if not ok:
+        allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+        raise ValueError(f"{owner}: `{name}` must be {allowed}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_bool(owner: str, name: str, value: object) -> bool:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{owner}: `{name}` must be True or False, got {value!r}")
+    return value
+
+
+def check_float(
+    owner: str, name: str, value: object, low: float, high: float | None = None
+) -> float:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a real number in range."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and value == value and value >= low  # type: ignore[operator]
+    if ok and high is not None:
+        ok = value <= high  # type: ignore[operator]
+    if not ok:
+        allowed = f"a number >= {low}" if high is None else f"a number in [{low}, {high}]"
+        raise ValueError(f"{owner}: `{name}` must be {allowed}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_channels(owner: str, name: str, value: object) -> tuple[int, int, int]:
+    """Raise ``ValueError`` unless ``value`` is three positive ints (the encoder widths)."""
+    ok = (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == 3
+        and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in value)
+    )
+    if not ok:
+        raise ValueError(
+            f"{owner}: `{name}` must be three ints >= 1 (widths of the stride 1, 2, 2 "
+            f"encoder convolutions), got {value!r}"
+        )
+    return tuple(value)  # type: ignore[return-value,arg-type]
+
+
+def check_multiple(owner: str, name: str, x: torch.Tensor, multiple: int) -> None:
+    """Raise ``ValueError`` unless ``H`` and ``W`` of ``x`` are multiples of ``multiple``."""
+    if x.shape[-2] % multiple or x.shape[-1] % multiple:
+        raise ValueError(
+            f"{owner}: `{name}` needs H and W divisible by {multiple} (x{multiple} "
+            f"downsampling), got {shape_str(x.shape)}; pad frames first "
+            "(rirn_layers.pad_to_multiple)"
+        )
+
+
+def check_state(
+    owner: str, name: str, value: object, channels: int, like: torch.Tensor
+) -> torch.Tensor:
+    """Check a carried state: ``(B, channels, h, w)`` with ``B, h, w`` of ``like``."""
+    value = check_image(owner, name, value, channels)
+    if value.shape[0] != like.shape[0] or value.shape[-2:] != like.shape[-2:]:
+        raise ValueError(
+            f"{owner}: `{name}` {shape_str(value.shape)} does not match the encoded frame "
+            f"{shape_str(like.shape)} in batch or size; pass the state of the previous call"
+        )
+    return value
+
+
+# -- layers ------------------------------------------------------------------------------
+def frame_encoder(
+    in_channels: int, channels: Sequence[int], factory: dict[str, Any]
+) -> nn.Sequential:
+    """``F_B``: 5x5 convs to ``channels[0..2]`` with strides 1, 2, 2, each followed by ReLU."""
+    layers: list[nn.Module] = []
+    previous = in_channels
+    for width, stride in zip(channels, (1, 2, 2), strict=True):
+        layers += [conv(previous, width, 5, stride=stride, **factory), nn.ReLU(inplace=True)]
+        previous = width
+    return nn.Sequential(*layers)
+
+
+def hidden_head(in_channels: int, hidden_channels: int, factory: dict[str, Any]) -> nn.Sequential:
+    """``F_h``: 3x3 conv ``in -> hidden``, ResBlock(hidden), 3x3 conv ``hidden -> hidden``."""
+    return nn.Sequential(
+        conv(in_channels, hidden_channels, 3, **factory),
+        ResBlock(hidden_channels, **factory),
+        conv(hidden_channels, hidden_channels, 3, **factory),
+    )
+
+
+class UpsamplingReconstructor(nn.Module):
+    """IFI-RNN's ``F_L``: x4 transposed-conv decoder from ``h/4`` features to a frame.
+
+    ``deconv4x4/2(in -> widths[0]), ReLU, deconv4x4/2(widths[0] -> widths[1]), ReLU,
+    conv5x5(widths[1] -> out)`` and optionally ``+ frame`` (global residual).
+
+    Args:
+        in_channels: channels of the (concatenated) features it decodes.
+        out_channels: channels of the output frame.
+        widths: channels after the first and the second transposed convolution (IFI-RNN:
+            ``(40, 20)``, the encoder widths in reverse).
+        residual: add the input frame to the output (IFI-RNN's ports: no).
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+
+    Shape:
+        - ``features``: ``(B, in_channels, h, w)``.
+        - ``frame``: ``(B, out_channels, 4h, 4w)``; read only when ``residual``.
+        - Output: ``(B, out_channels, 4h, 4w)``.
+
+    Example:
+        >>> head = UpsamplingReconstructor(80)
+        >>> head(torch.randn(2, 80, 8, 12)).shape
+        torch.Size([2, 3, 32, 48])
+    """
+
+    scale = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int = 3,
+        *,
+        widths: Sequence[int] = (40, 20),
+        residual: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        owner = "UpsamplingReconstructor"
+        check_int(owner, "in_channels", in_channels, 1)
+        check_int(owner, "out_channels", out_channels, 1)
+        if len(widths) != 2:
+            raise ValueError(f"{owner}: `widths` must be two ints >= 1, got {widths!r}")
+        for width in widths:
+            check_int(owner, "widths", width, 1)
+        check_bool(owner, "residual", residual)
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.residual = residual
+        first, second = widths
+        self.body = nn.Sequential(
+            nn.ConvTranspose2d(in_channels, first, 4, stride=2, padding=1, **factory),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(first, second, 4, stride=2, padding=1, **factory),
+            nn.ReLU(inplace=True),
+            conv(second, out_channels, 5, **factory),
+        )
+
+    def forward(self, features: torch.Tensor, frame: torch.Tensor | None = None) -> torch.Tensor:
+        features = check_image("UpsamplingReconstructor", "features", features, self.in_channels)
+        out = self.body(features)
+        if not self.residual:
+            return out
+        if frame is None:
+            raise ValueError("UpsamplingReconstructor: `frame` is required when residual=True")
+        frame = check_image("UpsamplingReconstructor", "frame", frame, self.out_channels)
+        if frame.shape != out.shape:
+            raise ValueError(
+                f"UpsamplingReconstructor: expected `frame` of shape {shape_str(out.shape)}, "
+                f"got {shape_str(frame.shape)}"
+            )
+        return out + frame
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"scale={self.scale}, residual={self.residual}"
+        )

@@ -1,0 +1,286 @@
+"""RIRN's GRU and LSTM baselines (supp. tables S2, S1): layers, streaming, gradients, MACs."""
+
+from __future__ import annotations
+
+import doctest
+import itertools
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+import rirn_layers.baselines._blocks as blocks_module
+import rirn_layers.baselines.gru_lstm as gru_lstm_module
+from rirn_layers import RecurrentDeblurNet, detach_state
+from rirn_layers.baselines import build_model
+from rirn_layers.baselines.gru_lstm import ConvGRUCell, ConvLSTMCell, build_gru, build_lstm
+
+TINY = {"channels": (4, 6, 8), "hidden_channels": 4}
+BUILDERS = {"gru": build_gru, "lstm": build_lstm}
+FLAGS = [{"irm": irm, "atb": atb} for irm, atb in itertools.product((False, True), repeat=2)]
+FLAG_IDS = [f"irm={f['irm']}-atb={f['atb']}" for f in FLAGS]
+
+
+def tiny(name: str, seed: int = 0, **kwargs) -> RecurrentDeblurNet:
+    torch.manual_seed(seed)
+    return BUILDERS[name](**{**TINY, **kwargs})
+
+
+def clip(b: int = 2, t: int = 3, h: int = 16, w: int = 16, seed: int = 1) -> torch.Tensor:
+    return torch.rand(b, t, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def conv_params(c_in: int, c_out: int, k: int) -> int:
+    return c_in * c_out * k * k + c_out  # weights + bias
+
+
+# -- the tables ----------------------------------------------------------------------------
+def test_gru_cell_parameter_count_is_table_s2():
+    # table S2, layer by layer (5x5 / 3x3 convs with bias; ResBlock = two 3x3 convs)
+    encoder = conv_params(3, 20, 5) + conv_params(20, 40, 5) + conv_params(40, 60, 5)
+    gates = conv_params(60 + 20, 80, 5)  # concat(x 60, h 20) -> split 60 update, 20 reset
+    candidate = conv_params(60 + 20, 60, 5)  # concat(x, r * h) -> 60, tanh
+    tail = conv_params(60, 20, 3) + 2 * conv_params(20, 20, 3) + conv_params(20, 20, 3)
+    expected = encoder + gates + candidate + tail
+    assert expected == 1_520 + 20_040 + 60_060 + 160_080 + 120_060 + 10_820 + 7_240 + 3_620
+    assert n_params(ConvGRUCell()) == expected == 383_440
+
+
+def test_lstm_cell_parameter_count_is_table_s1():
+    # table S1: the same encoder, then one 5x5 conv 80 -> 80 split into 4 x 20
+    encoder = conv_params(3, 20, 5) + conv_params(20, 40, 5) + conv_params(40, 60, 5)
+    gates = conv_params(60 + 20, 4 * 20, 5)
+    assert n_params(ConvLSTMCell()) == encoder + gates == 241_700
+
+
+def test_table_shapes_at_h_over_4():
+    frame = torch.rand(1, 3, 32, 48)
+    f, h = ConvGRUCell()(frame)
+    assert f.shape == (1, 60, 8, 12) and h.shape == (1, 20, 8, 12)
+    f, (h, c) = ConvLSTMCell()(frame)
+    assert f.shape == (1, 60, 8, 12) and h.shape == c.shape == (1, 20, 8, 12)
+
+
+def test_gru_cell_equations():
+    torch.manual_seed(0)
+    cell = ConvGRUCell(**TINY)
+    frame = torch.rand(2, 3, 16, 16)
+    h_prev = torch.randn(2, 4, 4, 4)
+    feature, hidden = cell(frame, h_prev)
+    x = cell.encoder(frame)
+    z, r = torch.sigmoid(cell.gates(torch.cat((x, h_prev), 1))).split([8, 4], 1)
+    n = torch.tanh(cell.candidate(torch.cat((x, r * h_prev), 1)))
+    f = (1 - z) * x + z * n
+    torch.testing.assert_close(feature, f)
+    torch.testing.assert_close(hidden, cell.hidden_head(f))
+    # the first frame starts from zeros
+    torch.testing.assert_close(cell(frame)[1], cell(frame, torch.zeros_like(h_prev))[1])
+    # the reset gate sees h_{t-1}: another h_{t-1} gives another feature
+    assert not torch.allclose(cell(frame, torch.randn_like(h_prev))[0], feature)
+
+
+def test_lstm_cell_equations():
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(**TINY)
+    frame = torch.rand(2, 3, 16, 16)
+    h_prev, c_prev = torch.randn(2, 4, 4, 4), torch.randn(2, 4, 4, 4)
+    feature, (h, c) = cell(frame, (h_prev, c_prev))
+    x = cell.encoder(frame)
+    forget, cand, out, inp = cell.gates(torch.cat((x, h_prev), 1)).split(4, 1)
+    c_ref = torch.sigmoid(forget) * c_prev + torch.sigmoid(inp) * torch.tanh(cand)
+    torch.testing.assert_close(feature, x)
+    torch.testing.assert_close(c, c_ref)
+    torch.testing.assert_close(h, torch.sigmoid(out) * torch.tanh(c_ref))
+    assert bool((feature >= 0).all())  # ReLU after the encoder convolutions
+
+
+# -- shapes --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("flags", FLAGS, ids=FLAG_IDS)
+def test_shapes_pad_and_drop(name, flags):
+    model = tiny(name, **flags).eval()
+    assert model.past == model.future == 0 and model.scale == 4
+    frames = clip(h=18, w=22)
+    padded, _ = model(frames, ends="pad")
+    dropped, _ = model(frames, ends="drop")
+    assert padded.shape == frames.shape
+    assert dropped.shape == (2, frames.shape[1] - 0 - 0, 3, 18, 22)
+    torch.testing.assert_close(padded, dropped, rtol=0, atol=0)  # causal: nothing to drop
+    assert torch.isfinite(padded).all()
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+@given(b=st.integers(1, 2), t=st.integers(1, 3), h=st.integers(1, 13), w=st.integers(1, 13))
+def test_any_size_and_length(name, b, t, h, w):
+    model = tiny(name).eval()
+    out, _ = model(torch.rand(b, t, 3, h, w))
+    assert out.shape == (b, t, 3, h, w)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_reconstructor_reads_every_wrapped_feature(name):
+    bare, full = tiny(name), tiny(name, irm=True, atb=True)
+    assert bare.reconstructor.in_channels == 8 + 4  # cat(f_t, h_t), RIRN eq. 2
+    assert full.reconstructor.in_channels == 2 * (8 + 4)  # + f~_t, h~_t
+    assert full.wrapped.atb.channels == 8 and full.wrapped.irm.channels == 4
+    assert build_gru().reconstructor.in_channels == 80  # 60 + 20, IFI-RNN's F_L width
+
+
+def test_lstm_irm_tracks_h_not_c():
+    model = tiny("lstm", irm=True).eval()
+    frame = clip()[:, 0]
+    _, state = model.step(frame)
+    h, c = state.inner.hidden
+    torch.testing.assert_close(state.inner.memory, model.wrapped.irm(h))
+    assert not torch.allclose(model.wrapped.irm(c), state.inner.memory)
+
+
+# -- gradients -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("flags", [FLAGS[0], FLAGS[-1]], ids=["bare", "irm-atb"])
+def test_gradients_reach_every_parameter(name, flags):
+    model = tiny(name, **flags).train()
+    restored, _ = model(clip())
+    (restored - clip(seed=3)).square().mean().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, pname
+
+
+# -- streaming -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("flags", FLAGS, ids=FLAG_IDS)
+def test_streaming_equals_whole_clip(name, flags):
+    model = tiny(name, **flags).eval()
+    frames = clip(t=4, h=14, w=18)
+    whole, _ = model(frames)
+    state, outs = None, []
+    for frame in frames.unbind(1):
+        out, state = model.step(frame, state)
+        outs.append(out)
+    rest, _ = model.flush(state)
+    assert rest == []
+    torch.testing.assert_close(torch.stack(outs, 1), whole, rtol=0, atol=0)
+    first, state = model(frames[:, :1], final=False)
+    second, _ = model(frames[:, 1:], detach_state(state))
+    torch.testing.assert_close(torch.cat((first, second), 1), whole, rtol=0, atol=0)
+
+
+# -- causality -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("flags", [FLAGS[0], FLAGS[-1]], ids=["bare", "irm-atb"])
+def test_causal(name, flags):
+    model = tiny(name, **flags).eval()
+    frames = clip(t=3)
+    changed = frames.clone()
+    changed[:, 1:] = torch.rand_like(changed[:, 1:])
+    a, _ = model(frames)
+    b, _ = model(changed)
+    torch.testing.assert_close(a[:, 0], b[:, 0], rtol=0, atol=0)
+    # and the past reaches later outputs through the hidden state
+    changed = frames.clone()
+    changed[:, 0] = torch.rand_like(changed[:, 0])
+    b, _ = model(changed)
+    # (exactly equal if h_{t-1} were ignored: same frame, deterministic kernels)
+    assert (a[:, 1] - b[:, 1]).abs().max() > 0
+
+
+# -- state_dict ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("flags", [FLAGS[0], FLAGS[-1]], ids=["bare", "irm-atb"])
+def test_state_dict_round_trip(name, flags):
+    model = tiny(name, seed=0, **flags).eval()
+    fresh = tiny(name, seed=1, **flags).eval()
+    frames = clip()
+    before, _ = fresh(frames)
+    fresh.load_state_dict(model.state_dict())
+    after, _ = fresh(frames)
+    expected, _ = model(frames)
+    assert not torch.allclose(before, expected)
+    torch.testing.assert_close(after, expected, rtol=0, atol=0)
+
+
+# -- config --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize(
+    ("kwargs", "arg"),
+    [
+        ({"channels": (4, 6)}, "channels"),
+        ({"channels": (4, 0, 8)}, "channels"),
+        ({"channels": "468"}, "channels"),
+        ({"hidden_channels": 0}, "hidden_channels"),
+        ({"hidden_channels": 2.0}, "hidden_channels"),
+        ({"irm": 1}, "irm"),
+        ({"atb": None}, "atb"),
+        ({"residual": "no"}, "residual"),
+    ],
+)
+def test_bad_config_raises_naming_the_argument(name, kwargs, arg):
+    with pytest.raises(ValueError, match=f"`{arg}`"):
+        BUILDERS[name](**{**TINY, **kwargs})
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_unknown_option_and_bad_inputs(name):
+    with pytest.raises(TypeError):
+        BUILDERS[name](iterations=2)
+    cell = tiny(name).wrapped.cell
+    with pytest.raises(ValueError, match="divisible by 4"):
+        cell(torch.rand(1, 3, 18, 16))
+    with pytest.raises(ValueError, match="hidden"):
+        state = torch.zeros(1, 4, 2, 2)
+        cell(torch.rand(1, 3, 16, 16), state if name == "gru" else (state, state))
+
+
+def test_residual_option_adds_the_frame():
+    plain = tiny("gru").eval()
+    residual = tiny("gru", residual=True).eval()
+    residual.load_state_dict(plain.state_dict())
+    frames = clip()
+    torch.testing.assert_close(residual(frames)[0], plain(frames)[0] + frames)
+
+
+def test_registry():
+    for name in BUILDERS:
+        model = build_model(name, irm=True, **TINY)
+        assert isinstance(model, RecurrentDeblurNet) and model.wrapped.irm is not None
+
+
+# -- meta device / MACs --------------------------------------------------------------------
+def test_gru_cell_flops_at_720p_match_table_s2():
+    h, w = 720, 1280
+    hw, q = h * w, (h // 4) * (w // 4)
+    macs = (
+        3 * 20 * 25 * hw  # conv 5x5 stride 1
+        + 20 * 40 * 25 * (hw // 4)  # conv 5x5 stride 2
+        + 40 * 60 * 25 * q  # conv 5x5 stride 2
+        + 80 * 80 * 25 * q  # gates
+        + 80 * 60 * 25 * q  # candidate
+        + (60 * 20 + 3 * 20 * 20) * 9 * q  # conv 3x3, ResBlock, conv 3x3
+    )
+    cell = ConvGRUCell(device="meta")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        f, hidden = cell(torch.empty(1, 3, h, w, device="meta"))
+    assert f.device.type == "meta" and hidden.shape == (1, 20, h // 4, w // 4)
+    assert counter.get_total_flops() == 2 * macs
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_whole_model_on_meta_device(name):
+    model = BUILDERS[name](irm=True, atb=True, device="meta").eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out, _ = model(torch.empty(1, 1, 3, 720, 1280, device="meta"))
+    assert out.shape == (1, 1, 3, 720, 1280) and counter.get_total_flops() > 0
+
+
+def test_docstring_examples():
+    for module in (gru_lstm_module, blocks_module):
+        result = doctest.testmod(module, extraglobs={"torch": torch})
+        assert result.attempted > 0 and result.failed == 0
