@@ -1,0 +1,569 @@
+"""Training checkpoints: atomic writes, safe loads, exact resume, clear errors.
+
+A checkpoint is one ``torch.save`` file holding a plain dict:
+
+========== ==========================================================================
+key        value
+========== ==========================================================================
+format     ``"rirn-layers-checkpoint"`` (tells it from other ``.pt`` files)
+version    format version (1)
+step       the training step (int)
+config     the model's config, e.g. ``{"name": "gru", "irm": True, "atb": True, ...}``
+           (the arguments of :func:`rirn_layers.baselines.build_model`)
+model      the model's ``state_dict`` with wrapper prefixes removed (``module.`` of
+           DDP/DataParallel, ``_orig_mod.`` of ``torch.compile``)
+optimizer  ``optimizer.state_dict()`` or ``None``
+scheduler  ``scheduler.state_dict()`` or ``None``
+rng        RNG states: torch CPU, CUDA (when CUDA is in use), Python ``random``, NumPy's
+           global generator (when NumPy is installed)
+extra      the caller's dict (best metric so far, data-loader position, ...) or ``None``
+torch      the torch version that wrote it
+========== ==========================================================================
+
+Everything in it is a tensor, a plain container or a number/string, so it loads with
+``torch.load(weights_only=True)``, which never runs code from the file; anything else is
+refused at save time. Writes go to a temporary file in the target's directory that is
+flushed, fsynced and then renamed over the target (``os.replace``), so a crash leaves either
+the old checkpoint or the new one, never half of one. Keep ``last`` and ``best`` with
+:func:`save_checkpoint` and :func:`copy_checkpoint`.
+
+In distributed training, save from one process (rank 0); the RNG states stored are that
+process's.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import secrets
+import shutil
+import zipfile
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CheckpointError",
+    "copy_checkpoint",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "save_checkpoint",
+    "unwrap_model",
+]
+
+FORMAT = "rirn-layers-checkpoint"
+VERSION = 1
+_SHOW = 5  # keys listed in a mismatch message
+
+PathLike = str | os.PathLike
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: incomplete, unsafe, or of another model."""
+
+
+# -- wrappers and keys ---------------------------------------------------------------------
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The module inside DDP/DataParallel and ``torch.compile`` wrappers (any nesting).
+
+    Example:
+        >>> net = nn.Linear(2, 2)
+        >>> unwrap_model(nn.DataParallel(net)) is net
+        True
+    """
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            model = model._orig_mod  # torch.compile's OptimizedModule
+        else:
+            return model
+
+
+def _canonical(key: str) -> str:
+    """A state-dict key without ``torch.compile``'s ``_orig_mod`` segments."""
+    return ".".join(part for part in key.split(".") if part != "_orig_mod")
+
+
+def _canonical_state(state: Mapping[str, Any], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        name = _canonical(key)
+        if name in out:
+            raise CheckpointError(f"{what}: keys collide once wrapper prefixes are removed: {key}")
+        out[name] = value
+    return out
+
+
+# -- weights_only-safe contents ------------------------------------------------------------
+_LEAVES = (str, int, float, bool, complex, type(None), torch.dtype, torch.device, torch.Size)
+_CONTAINERS = (dict, OrderedDict, list, tuple)
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Raise TypeError unless ``value`` loads with ``torch.load(weights_only=True)``."""
+    kind = type(value)
+    if kind in (torch.Tensor, nn.Parameter) or kind in _LEAVES:
+        return
+    if kind in (dict, OrderedDict):
+        for key, item in value.items():
+            if type(key) not in _LEAVES:
+                raise TypeError(
+                    f"save_checkpoint: {where} has a key of type {type(key).__name__}; keys must "
+                    "be strings or numbers"
+                )
+            _check_plain(item, f"{where}[{key!r}]")
+        return
+    if kind in (list, tuple):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+        return
+    raise TypeError(
+        f"save_checkpoint: {where} is a {kind.__module__}.{kind.__qualname__}, which "
+        "torch.load(weights_only=True) refuses; store tensors, dicts, lists, tuples, numbers "
+        "and strings only"
+    )
+
+
+# -- RNG states ----------------------------------------------------------------------------
+def _rng_state() -> dict[str, Any]:
+    version, mt, gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "cuda": None,
+        "python": {
+            "version": version,
+            "state": torch.tensor(mt, dtype=torch.int64),
+            "gauss_next": gauss,
+        },
+        "numpy": None,
+    }
+    # Only when this process already uses CUDA: querying it would start a context otherwise.
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is optional
+        return state
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state["numpy"] = {
+        "kind": str(kind),
+        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available():
+        for device, cuda_state in enumerate(cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state.cpu(), device)
+    py = state["python"]
+    mt = tuple(int(v) for v in py["state"].tolist())
+    random.setstate((int(py["version"]), mt, py["gauss_next"]))
+    numpy_state = state.get("numpy")
+    if numpy_state is None:
+        return
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is optional
+        return
+    keys = numpy_state["keys"].cpu().numpy().astype(np.uint32)
+    np.random.set_state(
+        (
+            numpy_state["kind"],
+            keys,
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+
+
+# -- atomic writes -------------------------------------------------------------------------
+def _temp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+
+
+def _file_mode() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = _temp_path(target)
+    try:
+        with open(temp, "xb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, _file_mode())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def save_checkpoint(
+    path: PathLike,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    step: int,
+    config: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically (a temporary file renamed over ``path``).
+
+    Args:
+        path: the file to write (parent directories are created). An existing file is
+            replaced only once the new one is complete on disk.
+        model: the model; DDP/DataParallel and ``torch.compile`` wrappers are removed from
+            its keys, so the file loads into a bare, wrapped or compiled model alike.
+        optimizer: its state is stored when given.
+        scheduler: an LR scheduler (anything with ``state_dict()``), stored when given.
+        step: the training step, an int ``>= 0``.
+        config: how to rebuild the model, e.g. the arguments of
+            :func:`rirn_layers.baselines.build_model` (``name``, ``irm``, ``atb`` and its
+            options); only plain values (numbers, strings, lists, dicts).
+        extra: anything else to keep (plain values and tensors), or ``None``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: an argument of the wrong type, or a value that
+            ``torch.load(weights_only=True)`` could not read back (nothing is written then).
+
+    Example:
+        >>> import tempfile
+        >>> net = nn.Linear(2, 2)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     p = save_checkpoint(f"{d}/last.pt", model=net, step=3, config={"name": "lin"})
+        ...     load_checkpoint(p, model=net)["step"]
+        3
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"save_checkpoint: `model` must be an nn.Module, got {type(model).__name__}"
+        )
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise TypeError(f"save_checkpoint: `step` must be an int >= 0, got {step!r}")
+    if not isinstance(config, Mapping):
+        raise TypeError(f"save_checkpoint: `config` must be a dict, got {type(config).__name__}")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise TypeError(
+            f"save_checkpoint: `extra` must be a dict or None, got {type(extra).__name__}"
+        )
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"save_checkpoint: `optimizer` must be a torch.optim.Optimizer, got "
+            f"{type(optimizer).__name__}"
+        )
+    if scheduler is not None and not callable(getattr(scheduler, "state_dict", None)):
+        raise TypeError(
+            f"save_checkpoint: `scheduler` must have a state_dict(), got {type(scheduler).__name__}"
+        )
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "step": step,
+        "config": dict(config),
+        "model": _canonical_state(unwrap_model(model).state_dict(), "save_checkpoint"),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "rng": _rng_state(),
+        "extra": None if extra is None else dict(extra),
+        "torch": str(torch.__version__),
+    }
+    for key in ("config", "optimizer", "scheduler", "extra"):
+        _check_plain(payload[key], f"`{key}`")
+    target = Path(path)
+    _atomic_write(target, lambda f: torch.save(payload, f))
+    return target
+
+
+def copy_checkpoint(src: PathLike, dst: PathLike) -> Path:
+    """Make ``dst`` a copy of the checkpoint ``src``, atomically (e.g. ``last`` -> ``best``).
+
+    A hard link when the file system allows it (no bytes copied; a later
+    :func:`save_checkpoint` to ``src`` writes a new file and leaves ``dst`` as it is),
+    otherwise a byte copy; either way ``dst`` is replaced only once the copy is complete.
+    """
+    source, target = Path(src), Path(dst)
+    if not source.is_file():
+        raise FileNotFoundError(f"copy_checkpoint: no checkpoint at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = _temp_path(target)
+    try:
+        try:
+            os.link(source, temp)
+        except OSError:
+            with open(source, "rb") as fin, open(temp, "xb") as fout:
+                shutil.copyfileobj(fin, fout)
+                fout.flush()
+                os.fsync(fout.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+# -- loading -------------------------------------------------------------------------------
+def _read(path: PathLike, map_location: Any) -> dict[str, Any]:
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {file}")
+    if not file.is_file():
+        raise CheckpointError(f"load_checkpoint: {file} is not a file")
+    # torch.save writes a zip archive with a CRC per member: a truncated file has no central
+    # directory, a damaged one fails a CRC (torch.load itself would read damaged data silently).
+    try:
+        with zipfile.ZipFile(file) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, ValueError, zlib.error) as err:
+        raise CheckpointError(
+            f"load_checkpoint: {file} is not a complete checkpoint (truncated or not written by "
+            f"torch.save: {err})"
+        ) from err
+    if damaged is not None:
+        raise CheckpointError(
+            f"load_checkpoint: {file} is not a complete checkpoint (corrupt: its member "
+            f"{damaged!r} fails its CRC check)"
+        )
+    try:
+        payload = torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise CheckpointError(
+                f"load_checkpoint: {file} holds Python objects that torch.load(weights_only=True) "
+                "refuses to unpickle (unpickling them could run arbitrary code); it was not "
+                "written by save_checkpoint. Load it with weights_only=False only if you trust "
+                "its source."
+            ) from err
+        raise CheckpointError(
+            f"load_checkpoint: {file} is not a complete checkpoint (corrupt: {err})"
+        ) from err
+    except Exception as err:  # torch reports damaged archives with many exception types
+        first_line = str(err).splitlines()[0] if str(err) else ""
+        raise CheckpointError(
+            f"load_checkpoint: {file} is not a complete checkpoint (corrupt: "
+            f"{type(err).__name__}: {first_line})"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        keys = list(payload)[:_SHOW] if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(
+            f"load_checkpoint: {file} is not a rirn-layers checkpoint (no format tag; found "
+            f"{keys}); a bare state_dict loads with model.load_state_dict(torch.load(...))"
+        )
+    if int(payload.get("version", 0)) > VERSION:
+        raise CheckpointError(
+            f"load_checkpoint: {file} has format version {payload['version']}; this "
+            f"rirn-layers reads up to {VERSION}: upgrade rirn-layers"
+        )
+    return payload
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_SHOW])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > _SHOW else shown
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else None
+
+
+def _config_diff(stored: Any, given: Mapping[str, Any] | None) -> str:
+    if given is None:
+        return f"checkpoint config: {stored}"
+    if not isinstance(stored, Mapping):
+        return f"checkpoint config: {stored}; this model's config: {dict(given)}"
+    keys = sorted(set(stored) | set(given), key=str)
+    diff = [
+        f"{k}: checkpoint {stored.get(k, '<absent>')!r} vs model {given.get(k, '<absent>')!r}"
+        for k in keys
+        if stored.get(k, "<absent>") != given.get(k, "<absent>")
+    ]
+    return "config differences: " + ("; ".join(diff) if diff else "none")
+
+
+def _load_model(
+    model: nn.Module,
+    payload: Mapping[str, Any],
+    file: PathLike,
+    *,
+    strict: bool,
+    config: Mapping[str, Any] | None,
+) -> tuple[list[str], list[str]]:
+    target = unwrap_model(model)
+    own = {_canonical(k): k for k in target.state_dict()}
+    own_state = target.state_dict()
+    stored = _canonical_state(payload["model"], f"load_checkpoint: {file}")
+    if (
+        stored
+        and all(k.startswith("module.") for k in stored)
+        and not any(k.startswith("module.") for k in own)
+    ):  # a state_dict saved from a DDP/DataParallel model by other code
+        stored = {k[len("module.") :]: v for k, v in stored.items()}
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own]
+    shapes = [
+        f"{k}: checkpoint {_shape(stored[k])} vs model {_shape(own_state[own[k]])}"
+        for k in own
+        if k in stored and _shape(stored[k]) != _shape(own_state[own[k]])
+    ]
+    if shapes or (strict and (missing or unexpected)):
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys ({_listing(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys ({_listing(unexpected)})")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatches ({_listing(shapes)})")
+        raise CheckpointError(
+            f"load_checkpoint: {file} is a checkpoint of another model than this "
+            f"{type(target).__name__}: "
+            + "; ".join(parts)
+            + "; "
+            + _config_diff(payload.get("config"), config)
+        )
+    target.load_state_dict({own[k]: v for k, v in stored.items() if k in own}, strict=strict)
+    return missing, unexpected
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, saved: Any, file: PathLike) -> None:
+    if saved is None:
+        raise CheckpointError(f"load_checkpoint: {file} holds no optimizer state")
+    groups = saved.get("param_groups", [])
+    ours = [len(g["params"]) for g in optimizer.param_groups]
+    theirs = [len(g["params"]) for g in groups]
+    if ours != theirs:
+        raise CheckpointError(
+            f"load_checkpoint: the optimizer in {file} has parameter groups of sizes {theirs}, "
+            f"this optimizer {ours}"
+        )
+
+
+def load_checkpoint(
+    path: PathLike,
+    *,
+    model: nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    restore_rng: bool = True,
+    map_location: Any = "cpu",
+    strict: bool = True,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` and restore what is given.
+
+    Everything is checked before anything is changed: on an error the model, optimizer,
+    scheduler and RNGs are untouched.
+
+    Args:
+        path: a file written by :func:`save_checkpoint`.
+        model: loads its weights (bare, DDP/DataParallel-wrapped or ``torch.compile``'d).
+        optimizer: loads its state (parameter groups must match in number and size).
+        scheduler: loads its state.
+        restore_rng: restore the torch (CPU, and CUDA where stored and present), Python and
+            NumPy RNG states, so that a resumed run draws the same numbers.
+        map_location: where tensors are loaded (``"cpu"``); ``load_state_dict`` copies the
+            weights to the model's device either way.
+        strict: keys must match exactly (shapes must always match).
+        config: this model's config, shown next to the stored one in a mismatch error.
+
+    Returns:
+        The checkpoint dict (``step``, ``config``, ``extra``, ``model``, ``optimizer``,
+        ``scheduler``, ``rng``, ...), plus ``missing_keys`` and ``unexpected_keys`` when a
+        model was loaded.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError (a ValueError): a truncated or corrupt file, a file that is not a
+            rirn-layers checkpoint or holds objects ``weights_only`` refuses, or a checkpoint
+            of another model (the message lists missing/unexpected keys, shape mismatches
+            and the configs).
+    """
+    file = Path(path)
+    payload = _read(file, map_location)
+    if optimizer is not None:
+        _check_optimizer(optimizer, payload.get("optimizer"), file)
+    if scheduler is not None and payload.get("scheduler") is None:
+        raise CheckpointError(f"load_checkpoint: {file} holds no scheduler state")
+    if model is not None:
+        missing, unexpected = _load_model(model, payload, file, strict=strict, config=config)
+        payload["missing_keys"], payload["unexpected_keys"] = missing, unexpected
+    if optimizer is not None:
+        optimizer.load_state_dict(payload["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(payload["scheduler"])
+    if restore_rng and payload.get("rng") is not None:
+        _set_rng_state(payload["rng"])
+    return payload
+
+
+def model_from_checkpoint(
+    path: PathLike,
+    *,
+    builder: Callable[..., nn.Module] | None = None,
+    map_location: Any = "cpu",
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model a checkpoint was saved from and load its weights.
+
+    Args:
+        path: a file written by :func:`save_checkpoint`.
+        builder: called as ``builder(**config)``; defaults to
+            :func:`rirn_layers.baselines.build_model`, for a ``config`` holding its arguments
+            (``name``, ``irm``, ``atb`` and the model's options).
+        map_location: where tensors are loaded.
+
+    Returns:
+        ``(model, checkpoint)``, the model in eval mode; no RNG state is restored.
+    """
+    file = Path(path)
+    payload = _read(file, map_location)
+    config = payload.get("config")
+    if not isinstance(config, Mapping):
+        raise CheckpointError(f"model_from_checkpoint: {file} stores no model config")
+    if builder is None:
+        from rirn_layers.baselines import build_model
+
+        builder = build_model
+    try:
+        model = builder(**config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"model_from_checkpoint: cannot rebuild the model of {file} from its config "
+            f"{dict(config)}: {err}"
+        ) from err
+    _load_model(model, payload, file, strict=True, config=config)
+    return model.eval(), payload
