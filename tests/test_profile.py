@@ -13,34 +13,11 @@ from torch import nn
 from rirn_layers import Reconstructor, RecurrentDeblurNet, wrap_recurrent_cell
 from rirn_layers.baselines import _REGISTRY, available_models, build_model
 from rirn_layers.baselines.estrnn import build_estrnn
+from rirn_layers.baselines.published import ESTRNN_TABLE_1, ESTRNN_TABLE_4, ESTRNN_TABLE_5
 from rirn_layers.model import StreamingDeblurModel
 from rirn_layers.profile import MacReport, count_macs
 
-# ESTRNN (ECCV 2020), GMACs per 720p output frame: (name, blocks, channels, past, future, cost)
-TABLE_1 = [
-    ("B9C60", 9, 60, 2, 2, 92.57),
-    ("B9C65", 9, 65, 2, 2, 108.20),
-    ("B9C70", 9, 70, 2, 2, 125.55),
-    ("B9C75", 9, 75, 2, 2, 143.71),
-    ("B9C80", 9, 80, 2, 2, 163.61),
-    ("B9C85", 9, 85, 2, 2, 184.25),
-    ("B9C90", 9, 90, 2, 2, 206.70),
-]
-TABLE_4 = [  # "163.31" for B9C80 is printed there; table 1 and 5 give 163.61 for that model
-    ("B3C80", 3, 80, 2, 2, 123.03),
-    ("B6C80", 6, 80, 2, 2, 143.32),
-    ("B9C80", 9, 80, 2, 2, 163.31),
-    ("B12C80", 12, 80, 2, 2, 183.90),
-    ("B15C80", 15, 80, 2, 2, 204.19),
-]
-TABLE_5 = [  # F# future and P# past frames, B9C80
-    ("F0P1", 9, 80, 1, 0, 119.93),
-    ("F0P2", 9, 80, 2, 0, 133.75),
-    ("F0P3", 9, 80, 3, 0, 148.31),
-    ("F1P1", 9, 80, 1, 1, 133.75),
-    ("F2P2", 9, 80, 2, 2, 163.61),
-    ("F3P3", 9, 80, 3, 3, 196.42),
-]
+TABLE_1, TABLE_4, TABLE_5 = ESTRNN_TABLE_1, ESTRNN_TABLE_4, ESTRNN_TABLE_5
 ROWS = [("table1-" + r[0], *r[1:]) for r in TABLE_1]
 ROWS += [("table4-" + r[0], *r[1:]) for r in TABLE_4]
 ROWS += [("table5-" + r[0], *r[1:]) for r in TABLE_5]
