@@ -68,6 +68,45 @@ class StreamingDeblurModel(nn.Module):
     scale: int = 1
     past: int = 0
     future: int = 0
+    #: Value range of the frames the caller passes and gets back; the network itself always
+    #: works on ``[0, 1]``. The library's default is ``(0.0, 1.0)``.
+    value_range: tuple[float, float] = (0.0, 1.0)
+    #: Colour order of the caller's 3-channel frames, ``"rgb"`` (default) or ``"bgr"``.
+    channel_order: str = "rgb"
+
+    def set_io(
+        self, *, value_range: tuple[float, float] = (0.0, 1.0), channel_order: str = "rgb"
+    ) -> StreamingDeblurModel:
+        """Declare the value range and colour order of the frames in and out.
+
+        The network sees RGB in ``[0, 1]``; frames are mapped there on the way in and back
+        on the way out, e.g. ``set_io(value_range=(-0.5, 0.5), channel_order="bgr")`` for
+        frames in the convention of the official ESTRNN code, or ``(0, 255)`` for 8-bit data.
+        """
+        low, high = (float(v) for v in value_range)
+        if not high > low:
+            raise ValueError(
+                f"`value_range` must be (low, high) with high > low, got {value_range}"
+            )
+        if channel_order not in ("rgb", "bgr"):
+            raise ValueError(f"`channel_order` must be 'rgb' or 'bgr', got {channel_order!r}")
+        self.value_range = (low, high)
+        self.channel_order = channel_order
+        return self
+
+    def _flip(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flip(-3) if self.channel_order == "bgr" and x.shape[-3] == 3 else x
+
+    def _to_internal(self, frame: torch.Tensor) -> torch.Tensor:
+        low, high = self.value_range
+        if (low, high) != (0.0, 1.0):
+            frame = (frame - low) / (high - low)
+        return self._flip(frame)
+
+    def _to_external(self, out: torch.Tensor) -> torch.Tensor:
+        low, high = self.value_range
+        out = self._flip(out)
+        return out * (high - low) + low if (low, high) != (0.0, 1.0) else out
 
     def advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor | None, Any]:
         """Consume one padded frame; return the output that became ready (or None)."""
@@ -84,7 +123,7 @@ class StreamingDeblurModel(nn.Module):
         """
         _check_ends(ends)
         frame = check_image(type(self).__name__, "frame", frame, self.in_channels)
-        padded, size = pad_to_multiple(frame, self.scale)
+        padded, size = pad_to_multiple(self._to_internal(frame), self.scale)
         inner = None
         if state is None:
             if ends == "pad":
@@ -100,7 +139,7 @@ class StreamingDeblurModel(nn.Module):
             inner = state.inner
         out, inner = self.advance(padded, inner)
         if out is not None:
-            out = crop_to(out, size)
+            out = self._to_external(crop_to(out, size))
         return out, StreamState(inner, padded, size)
 
     def flush(
@@ -114,7 +153,7 @@ class StreamingDeblurModel(nn.Module):
             for _ in range(self.future):
                 out, inner = self.advance(state.last, inner)
                 if out is not None:
-                    outs.append(crop_to(out, state.size))
+                    outs.append(self._to_external(crop_to(out, state.size)))
             state = StreamState(inner, state.last, state.size)
         return outs, state
 

@@ -46,7 +46,13 @@ def available_models() -> list[str]:
 
 
 def build_model(
-    name: str, *, irm: bool = False, atb: bool = False, **config: Any
+    name: str,
+    *,
+    irm: bool = False,
+    atb: bool = False,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    channel_order: str = "rgb",
+    **config: Any,
 ) -> StreamingDeblurModel:
     """Build baseline ``name`` bare (default) or with RIRN's IRM and/or ATB.
 
@@ -54,6 +60,9 @@ def build_model(
         name: one of :func:`available_models`.
         irm: add the inner-recurrence module over the model's hidden state.
         atb: add adaptive temporal blending over the model's feature.
+        value_range: range of the frames passed in and returned; the library's default is
+            ``(0, 1)``. The official ESTRNN code uses ``(-0.5, 0.5)``, 8-bit data ``(0, 255)``.
+        channel_order: ``"rgb"`` (default) or ``"bgr"`` (OpenCV, the official ESTRNN code).
         **config: the model's own options (see each ``build_<name>``), with the papers'
             defaults.
 
@@ -69,4 +78,5 @@ def build_model(
         )
     module_name, function = _REGISTRY[name].split(":")
     builder = getattr(importlib.import_module(module_name), function)
-    return builder(irm=irm, atb=atb, **config)
+    model: StreamingDeblurModel = builder(irm=irm, atb=atb, **config)
+    return model.set_io(value_range=value_range, channel_order=channel_order)
