@@ -14,8 +14,8 @@ import torch.multiprocessing as mp
 pytest.importorskip("skimage")
 pytest.importorskip("kornia")
 
-from rirn_layers.train import CheckpointError, load_checkpoint  # noqa: E402
-from rirn_layers.train.loop import TrainConfig, train  # noqa: E402
+from rirn_layers.train import CheckpointError, load_checkpoint
+from rirn_layers.train.loop import TrainConfig, train
 
 
 def tiny(out: Path, **overrides) -> TrainConfig:
