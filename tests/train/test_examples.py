@@ -43,3 +43,12 @@ def test_evaluate_prints_a_table_and_writes_pngs(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "mean over 6 frames: PSNR" in text
     assert len(list((tmp_path / "png").rglob("*.png"))) == 6
+
+
+def test_ablate_trains_four_variants_and_writes_the_table(tmp_path, capsys):
+    load("ablate").main(["--steps", "1", "--crop", "32", "--batch-size", "1",
+                         "--out", str(tmp_path), "--no-progress"])
+    text = (tmp_path / "ablation.md").read_text()
+    for label in ("| GRU |", "| GRU + ATB |", "| GRU + IRM |", "| GRU + IRM + ATB |", "blurry"):
+        assert label in text
+    assert len(list(tmp_path.glob("gru*/last.pt"))) == 4
