@@ -54,13 +54,12 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import shape_str
+from rirn_layers.baselines._blocks import check_bool, check_int
 from rirn_layers.baselines.rdb import (
     Activation,
     ESTRNNReconstructor,
     RDBCell,
     check_activation,
-    check_bool,
-    check_int,
     features_of,
 )
 from rirn_layers.layers.gsa import GlobalSpatioTemporalAttention

@@ -53,6 +53,7 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
+from rirn_layers.baselines._blocks import check_bool, check_int
 from rirn_layers.layers.common import conv
 from rirn_layers.model import RecurrentDeblurNet
 from rirn_layers.wrap import wrap_recurrent_cell
@@ -68,20 +69,6 @@ Activation = Callable[[], nn.Module]
 
 
 # -- validation ------------------------------------------------------------------------------
-def check_int(owner: str, name: str, value: object, low: int) -> int:
-    """``value`` as an int ``>= low`` (bools rejected), else a ValueError naming ``name``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{owner}: `{name}` must be an int >= {low}, got {value!r}")
-    return value
-
-
-def check_bool(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool, else a ValueError naming ``name``."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{owner}: `{name}` must be True or False, got {value!r}")
-    return value
-
-
 def features_of(owner: str, channels: object) -> int:
     """The base width ``n`` of the paper's ``C# = 5 n`` (``channels`` a multiple of 5)."""
     if (

@@ -74,6 +74,7 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
+from rirn_layers.baselines._blocks import check_bool, check_int
 from rirn_layers.baselines.fac import FilterAdaptiveConv
 from rirn_layers.model import StreamingDeblurModel
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
@@ -84,18 +85,6 @@ Hidden = tuple[torch.Tensor, torch.Tensor]
 
 
 # -- validation ----------------------------------------------------------------------------
-def _check_int(owner: str, name: str, value: object, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{owner}: `{name}` must be an int >= {low}, got {value!r}")
-    return value
-
-
-def _check_bool(owner: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{owner}: `{name}` must be True or False, got {value!r}")
-    return value
-
-
 def _check_channels(owner: str, value: object) -> tuple[int, int, int]:
     ok = (
         isinstance(value, Sequence)
@@ -253,7 +242,7 @@ class STFANCell(nn.Module):
         super().__init__()
         chans = _check_channels("STFANCell", channels)
         k = _check_kernel("STFANCell", fac_kernel_size)
-        blocks = _check_int("STFANCell", "num_blocks", num_blocks, 0)
+        blocks = check_int("STFANCell", "num_blocks", num_blocks, 0)
         slope = _check_slope("STFANCell", negative_slope)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         c3 = chans[2]
@@ -355,8 +344,8 @@ class STFANDecoder(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_int("STFANDecoder", "in_channels", in_channels, 1)
-        _check_int("STFANDecoder", "out_channels", out_channels, 1)
+        check_int("STFANDecoder", "in_channels", in_channels, 1)
+        check_int("STFANDecoder", "out_channels", out_channels, 1)
         ok = (
             isinstance(channels, Sequence)
             and len(channels) == 2
@@ -366,7 +355,7 @@ class STFANDecoder(nn.Module):
             raise ValueError(
                 f"STFANDecoder: `channels` must be two ints >= 1 (c1, c2), got {channels!r}"
             )
-        blocks = _check_int("STFANDecoder", "num_blocks", num_blocks, 0)
+        blocks = check_int("STFANDecoder", "num_blocks", num_blocks, 0)
         slope = _check_slope("STFANDecoder", negative_slope)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         c1, c2 = channels
@@ -444,7 +433,7 @@ class STFAN(StreamingDeblurModel):
         clamp_feedback: bool = True,
     ) -> None:
         super().__init__()
-        _check_bool("STFAN", "clamp_feedback", clamp_feedback)
+        check_bool("STFAN", "clamp_feedback", clamp_feedback)
         if wrapped.in_channels != STFANCell.in_channels:
             raise ValueError(
                 f"STFAN: `wrapped` must take the 9-channel cat(B_t, B_(t-1), L_(t-1)), "
@@ -517,13 +506,13 @@ def build_stfan(
         >>> sum(p.numel() for p in model.parameters())  # the official model's count
         5372547
     """
-    _check_bool("build_stfan", "irm", irm)
-    _check_bool("build_stfan", "atb", atb)
+    check_bool("build_stfan", "irm", irm)
+    check_bool("build_stfan", "atb", atb)
     chans = _check_channels("build_stfan", channels)
     _check_kernel("build_stfan", fac_kernel_size)
-    _check_int("build_stfan", "num_blocks", num_blocks, 0)
+    check_int("build_stfan", "num_blocks", num_blocks, 0)
     _check_slope("build_stfan", negative_slope)
-    _check_bool("build_stfan", "clamp_feedback", clamp_feedback)
+    check_bool("build_stfan", "clamp_feedback", clamp_feedback)
     factory: dict[str, Any] = {"device": device, "dtype": dtype}
     cell = STFANCell(
         channels=chans,

@@ -87,6 +87,7 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
+from rirn_layers.baselines._blocks import check_bool, check_int
 from rirn_layers.layers.common import conv
 from rirn_layers.layers.dtb import DynamicTemporalBlend
 from rirn_layers.model import StreamingDeblurModel
@@ -162,13 +163,13 @@ class STRCNNCell(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_int("STRCNNCell", "in_channels", in_channels, 1)
-        _check_int("STRCNNCell", "channels", channels, 2)
-        _check_int("STRCNNCell", "hidden_channels", hidden_channels, 1, channels - 1)
-        _check_int("STRCNNCell", "encoder_blocks", encoder_blocks, 0)
-        _check_int("STRCNNCell", "decoder_blocks", decoder_blocks, 0)
-        _check_bool("STRCNNCell", "dtb", dtb)
-        _check_bool("STRCNNCell", "batch_norm", batch_norm)
+        check_int("STRCNNCell", "in_channels", in_channels, 1)
+        check_int("STRCNNCell", "channels", channels, 2)
+        check_int("STRCNNCell", "hidden_channels", hidden_channels, 1, channels - 1)
+        check_int("STRCNNCell", "encoder_blocks", encoder_blocks, 0)
+        check_int("STRCNNCell", "decoder_blocks", decoder_blocks, 0)
+        check_bool("STRCNNCell", "dtb", dtb)
+        check_bool("STRCNNCell", "batch_norm", batch_norm)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.in_channels = in_channels
         self.feature_channels = channels
@@ -266,9 +267,9 @@ class STRCNNReconstructor(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_int("STRCNNReconstructor", "in_channels", in_channels, 1)
-        _check_int("STRCNNReconstructor", "out_channels", out_channels, 1)
-        _check_int("STRCNNReconstructor", "mid_channels", mid_channels, 1)
+        check_int("STRCNNReconstructor", "in_channels", in_channels, 1)
+        check_int("STRCNNReconstructor", "out_channels", out_channels, 1)
+        check_int("STRCNNReconstructor", "mid_channels", mid_channels, 1)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -337,9 +338,9 @@ class STRCNN(StreamingDeblurModel):
         decode_hidden: bool = False,
     ) -> None:
         super().__init__()
-        _check_int("STRCNN", "past", past, 0)
-        _check_int("STRCNN", "future", future, 0)
-        _check_bool("STRCNN", "decode_hidden", decode_hidden)
+        check_int("STRCNN", "past", past, 0)
+        check_int("STRCNN", "future", future, 0)
+        check_bool("STRCNN", "decode_hidden", decode_hidden)
         window = past + 1 + future
         if wrapped.in_channels != 3 * window:
             raise ValueError(
@@ -384,20 +385,6 @@ class STRCNN(StreamingDeblurModel):
 
     def out_channels_hint(self) -> int:
         return int(self.reconstructor.out_channels)
-
-
-def _check_int(owner: str, name: str, value: object, low: int, high: int | None = None) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-    if ok and high is not None:
-        ok = value <= high  # type: ignore[operator]
-    if not ok:
-        allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
-        raise ValueError(f"{owner}: `{name}` must be {allowed}, got {value!r}")
-
-
-def _check_bool(owner: str, name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{owner}: `{name}` must be True or False, got {value!r}")
 
 
 def build_strcnn(
@@ -448,10 +435,10 @@ def build_strcnn(
         torch.Size([2, 3, 3, 15, 17])
     """
     for name, value in (("irm", irm), ("atb", atb), ("dtb", dtb)):
-        _check_bool("build_strcnn", name, value)
-    _check_int("build_strcnn", "past", past, 0)
-    _check_int("build_strcnn", "future", future, 0)
-    _check_bool("build_strcnn", "decode_hidden", decode_hidden)
+        check_bool("build_strcnn", name, value)
+    check_int("build_strcnn", "past", past, 0)
+    check_int("build_strcnn", "future", future, 0)
+    check_bool("build_strcnn", "decode_hidden", decode_hidden)
     cell = STRCNNCell(
         3 * (past + 1 + future),
         channels=channels,
