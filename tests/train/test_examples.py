@@ -52,3 +52,5 @@ def test_ablate_trains_four_variants_and_writes_the_table(tmp_path, capsys):
     for label in ("| GRU |", "| GRU + ATB |", "| GRU + IRM |", "| GRU + IRM + ATB |", "blurry"):
         assert label in text
     assert len(list(tmp_path.glob("gru*/last.pt"))) == 4
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "ablation.png").stat().st_size > 0
