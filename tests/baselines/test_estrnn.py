@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 import torch
+from _contract import assert_pad_is_drop_on_edge_padded_clip, assert_state_dict_round_trip
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
@@ -97,15 +98,8 @@ def test_residual_dense_block_is_residual():
 @pytest.mark.parametrize("flags", FLAGS, ids=FLAG_IDS)
 def test_estrnn_pad_gives_every_frame_and_drop_gives_t_minus_window(flags):
     model = tiny(**flags).eval()
-    frames = clip()
-    padded, _ = model(frames, ends="pad")
-    dropped, _ = model(frames, ends="drop")
-    assert padded.shape == frames.shape
-    assert dropped.shape == (2, frames.shape[1] - 4, 3, 16, 16)
-    assert torch.isfinite(padded).all()
-    # "pad" is "drop" on the clip with its first and last frame repeated twice
-    edged = torch.cat((frames[:, :1], frames[:, :1], frames, frames[:, -1:], frames[:, -1:]), 1)
-    torch.testing.assert_close(padded, model(edged, ends="drop")[0], rtol=0, atol=0)
+    _, dropped = assert_pad_is_drop_on_edge_padded_clip(model, clip())
+    assert dropped.shape[1] == 6 - 4
 
 
 @pytest.mark.parametrize("flags", FLAGS, ids=FLAG_IDS)
@@ -241,15 +235,7 @@ def test_streaming_equals_whole_clip(name, flags, ends):
 @pytest.mark.parametrize("name", ["estrnn", "rdbn"])
 @pytest.mark.parametrize("flags", [{}, {"irm": True, "atb": True}], ids=["bare", "irm-atb"])
 def test_state_dict_round_trip(name, flags):
-    model = tiny(name, seed=0, **flags).eval()
-    fresh = tiny(name, seed=1, **flags).eval()
-    frames = clip()
-    before, _ = fresh(frames)
-    fresh.load_state_dict(model.state_dict())
-    after, _ = fresh(frames)
-    expected, _ = model(frames)
-    assert not torch.allclose(before, expected)
-    torch.testing.assert_close(after, expected, rtol=0, atol=0)
+    assert_state_dict_round_trip(lambda seed: tiny(name, seed=seed, **flags), clip())
 
 
 # -- config -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 import torch
+from _contract import assert_state_dict_round_trip
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
@@ -336,15 +337,7 @@ def test_causal(flags):
     "config", [{}, {"cells": 2, "iterations": 2, "stochastic": True, "irm": True, "atb": True}]
 )
 def test_state_dict_round_trip(config):
-    model = tiny(seed=0, **config).eval()
-    fresh = tiny(seed=1, **config).eval()
-    frames = clip()
-    before, _ = fresh(frames)
-    fresh.load_state_dict(model.state_dict())
-    after, _ = fresh(frames)
-    expected, _ = model(frames)
-    assert not torch.allclose(before, expected)
-    torch.testing.assert_close(after, expected, rtol=0, atol=0)
+    assert_state_dict_round_trip(lambda seed: tiny(seed=seed, **config), clip())
 
 
 # -- config --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 import torch
+from _contract import assert_state_dict_round_trip
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
@@ -247,15 +248,7 @@ def test_meta_device_flop_count_at_720p(flags):
 # -- state_dict ----------------------------------------------------------------------------
 @pytest.mark.parametrize("flags", [{}, {"irm": True, "atb": True}], ids=["bare", "irm-atb"])
 def test_state_dict_round_trip(flags):
-    model = tiny(seed=0, **flags).eval()
-    fresh = tiny(seed=1, **flags).eval()
-    frames = clip()
-    before, _ = fresh(frames)
-    fresh.load_state_dict(model.state_dict())
-    after, _ = fresh(frames)
-    expected, _ = model(frames)
-    assert not torch.allclose(before, expected)
-    torch.testing.assert_close(after, expected, rtol=0, atol=0)
+    assert_state_dict_round_trip(lambda seed: tiny(seed=seed, **flags), clip())
 
 
 # -- config --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 import torch
+from _contract import assert_pad_is_drop_on_edge_padded_clip, assert_state_dict_round_trip
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
@@ -45,15 +46,8 @@ def warm_up(model: STRCNN) -> STRCNN:
 @pytest.mark.parametrize("flags", FLAGS, ids=FLAG_IDS)
 def test_pad_gives_every_frame_and_drop_gives_t_minus_4(flags):
     model = tiny(**flags).eval()
-    frames = clip()
-    padded, _ = model(frames, ends="pad")
-    dropped, _ = model(frames, ends="drop")
-    assert padded.shape == frames.shape
-    assert dropped.shape == (2, frames.shape[1] - 4, 3, 16, 16)
-    assert torch.isfinite(padded).all()
-    # "pad" is "drop" on the clip with its first and last frame repeated twice
-    edged = torch.cat((frames[:, :1], frames[:, :1], frames, frames[:, -1:], frames[:, -1:]), 1)
-    torch.testing.assert_close(padded, model(edged, ends="drop")[0], rtol=0, atol=0)
+    padded, dropped = assert_pad_is_drop_on_edge_padded_clip(model, clip())
+    assert dropped.shape[1] == 6 - 4
     assert not torch.allclose(padded[:, 2:-2], dropped)  # the extra windows change the state
 
 
@@ -223,15 +217,7 @@ def test_cell_hidden_is_the_fed_back_feature():
 # -- state_dict ----------------------------------------------------------------------------
 @pytest.mark.parametrize("flags", [{}, {"irm": True, "atb": True}], ids=["bare", "irm-atb"])
 def test_state_dict_round_trip(flags):
-    model = warm_up(tiny(seed=0, **flags))
-    fresh = tiny(seed=1, **flags).eval()
-    frames = clip()
-    before, _ = fresh(frames)
-    fresh.load_state_dict(model.state_dict())
-    after, _ = fresh(frames)
-    expected, _ = model(frames)
-    assert not torch.allclose(before, expected)
-    torch.testing.assert_close(after, expected, rtol=0, atol=0)
+    assert_state_dict_round_trip(lambda seed: tiny(seed=seed, **flags), clip(), warm_up)
 
 
 # -- config --------------------------------------------------------------------------------
