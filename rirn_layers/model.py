@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from rirn_layers._checks import check_clip, check_image
 from rirn_layers.padding import crop_to, pad_to_multiple
@@ -73,6 +74,12 @@ class StreamingDeblurModel(nn.Module):
     value_range: tuple[float, float] = (0.0, 1.0)
     #: Colour order of the caller's 3-channel frames, ``"rgb"`` (default) or ``"bgr"``.
     channel_order: str = "rgb"
+    #: Recompute each frame's activations in the backward pass instead of keeping them
+    #: (:meth:`set_checkpointing`); only in training mode with gradients enabled.
+    checkpointing: bool = False
+    #: Run each step under autocast (:meth:`set_fast_path`); ``None``: full precision.
+    fast_path: bool = False
+    fast_path_dtype: torch.dtype | None = None
 
     def set_io(
         self, *, value_range: tuple[float, float] = (0.0, 1.0), channel_order: str = "rgb"
@@ -93,6 +100,72 @@ class StreamingDeblurModel(nn.Module):
         self.value_range = (low, high)
         self.channel_order = channel_order
         return self
+
+    def set_checkpointing(self, enabled: bool = True) -> StreamingDeblurModel:
+        """Trade compute for memory in training: activation checkpointing per frame.
+
+        When enabled, each frame's step keeps only its inputs (the frame and the carried
+        state) for the backward pass and recomputes the rest there, so the activation
+        memory of back-propagation through ``T`` frames no longer grows with every layer of
+        every frame (about one extra forward pass of compute). Outputs and gradients are
+        unchanged; random ops (IFI-RNN's stochastic gate) replay the same numbers. It acts
+        only when the model is training and gradients are enabled.
+        """
+        if not isinstance(enabled, bool):
+            raise TypeError(f"`enabled` must be True or False, got {enabled!r}")
+        self.checkpointing = enabled
+        return self
+
+    def set_fast_path(
+        self, enabled: bool = True, *, dtype: torch.dtype | None = None
+    ) -> StreamingDeblurModel:
+        """Switch on the fast path: ``channels_last`` weights and low-precision autocast.
+
+        Every step then runs under ``torch.autocast`` in ``dtype``: by default bfloat16 on
+        CPU (AMX/AVX-512 BF16 units) and on GPUs that support it, float16 on older GPUs.
+        Convolutions run in that precision, states carry it from frame to frame, and the
+        returned frames are cast back to the dtype of the input frames. Expect outputs within
+        about 1e-2 (relative) of full precision; see ``docs/performance.md`` for the speed-ups
+        and ``benchmarks/options.py`` for the measurement. ``enabled=False`` returns to full
+        precision (the weights stay ``channels_last``).
+
+        Example:
+            >>> from rirn_layers.baselines import build_model
+            >>> model = build_model("gru", irm=True, atb=True).eval().set_fast_path()
+            >>> with torch.inference_mode():
+            ...     out, state = model.step(torch.rand(1, 3, 32, 32))
+            >>> out.dtype, out.shape
+            (torch.float32, torch.Size([1, 3, 32, 32]))
+        """
+        if not isinstance(enabled, bool):
+            raise TypeError(f"`enabled` must be True or False, got {enabled!r}")
+        if dtype is not None and dtype not in (torch.bfloat16, torch.float16):
+            raise ValueError(f"`dtype` must be None, torch.bfloat16 or torch.float16, got {dtype}")
+        self.fast_path = enabled
+        self.fast_path_dtype = dtype
+        if enabled:
+            self.to(memory_format=torch.channels_last)
+        return self
+
+    def _autocast_dtype(self, device: torch.device) -> torch.dtype:
+        if self.fast_path_dtype is not None:
+            return self.fast_path_dtype
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return torch.float16
+        return torch.bfloat16
+
+    def _advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor | None, Any]:
+        if self.fast_path:
+            with torch.autocast(frame.device.type, dtype=self._autocast_dtype(frame.device)):
+                return self._advance_checkpointed(frame, state)
+        return self._advance_checkpointed(frame, state)
+
+    def _advance_checkpointed(
+        self, frame: torch.Tensor, state: Any
+    ) -> tuple[torch.Tensor | None, Any]:
+        if self.checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(self.advance, frame, state, use_reentrant=False)  # type: ignore[no-any-return]
+        return self.advance(frame, state)
 
     def _flip(self, x: torch.Tensor) -> torch.Tensor:
         return x.flip(-3) if self.channel_order == "bgr" and x.shape[-3] == 3 else x
@@ -128,7 +201,7 @@ class StreamingDeblurModel(nn.Module):
         if state is None:
             if ends == "pad":
                 for _ in range(self.past):
-                    _, inner = self.advance(padded, inner)
+                    _, inner = self._advance(padded, inner)
         else:
             if tuple(state.size) != tuple(size) or state.last.shape[0] != frame.shape[0]:
                 raise ValueError(
@@ -137,9 +210,9 @@ class StreamingDeblurModel(nn.Module):
                     f"{frame.shape[0]} and size {tuple(size)}"
                 )
             inner = state.inner
-        out, inner = self.advance(padded, inner)
+        out, inner = self._advance(padded, inner)
         if out is not None:
-            out = self._to_external(crop_to(out, size))
+            out = self._to_external(crop_to(out, size).to(frame.dtype))
         return out, StreamState(inner, padded, size)
 
     def flush(
@@ -151,9 +224,10 @@ class StreamingDeblurModel(nn.Module):
         if ends == "pad":
             inner = state.inner
             for _ in range(self.future):
-                out, inner = self.advance(state.last, inner)
+                out, inner = self._advance(state.last, inner)
                 if out is not None:
-                    outs.append(self._to_external(crop_to(out, state.size)))
+                    out = crop_to(out, state.size).to(state.last.dtype)
+                    outs.append(self._to_external(out))
             state = StreamState(inner, state.last, state.size)
         return outs, state
 
