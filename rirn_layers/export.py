@@ -1,0 +1,677 @@
+"""Export the streaming step of a model as two graphs with explicit state tensors.
+
+Deployment runtimes (mobile, TensorRT, ONNX Runtime) want the per-frame step of a recurrent
+model as a fixed-shape graph whose state goes in and comes out as plain tensors.
+:func:`export_streaming` runs a :class:`~rirn_layers.model.StreamingDeblurModel` eagerly on
+an example frame, flattens its state and builds two modules that any exporter can trace:
+
+- ``start(frames)``: the first ``start_frames`` frames ``(B, start_frames, C, H, W)`` ->
+  ``(output, *state)``. With ``ends="pad"`` (default) ``start_frames = future + 1`` (just
+  the first frame for a causal model) and the output belongs to the first frame: it is
+  eager ``model.step(frame, state, ends="pad")`` on those frames, the last output.
+- ``step(frame, *state)``: one frame ``(B, C, H, W)`` -> ``(output, *next_state)``, the
+  output of the frame ``future`` steps back (never ``None``: the start fills the window).
+
+The end of a video (``ends="pad"``): feed its last frame ``future`` more times through
+``step``; that is exactly what eager ``model.flush(state, ends="pad")`` computes. So a video
+of ``T >= 1`` frames is the stream of its frames followed by ``future`` copies of the last
+one; ``start`` takes the first ``future + 1`` of that stream, ``step`` each of the rest, and
+the ``i``-th output belongs to frame ``i`` (:meth:`StreamingExport.run` drives it). With
+``ends="drop"`` (the papers' protocol) ``start`` takes ``past + 1 + future`` frames, its
+output belongs to frame ``past``, and nothing is fed after the last frame.
+
+The state. Non-tensor parts of the eager state (the frame size, ``None`` slots of absent
+add-ons) become constants of the modules. Of the tensors, only those the step reads are
+kept: :func:`export_streaming` records which state tensors each output of one step depends
+on (a data-flow trace at the ATen level) and drops every tensor that neither the output
+nor any kept tensor depends on, e.g. :class:`~rirn_layers.model.StreamState` ``.last``
+(only ``flush`` reads it, and ``flush`` is replaced by ``step`` on the last frame), ESTRNN's
+window of input frames (its reconstructor does not read them) or IFI-RNN's gate record.
+Dropped tensors are held as constants of the example's shape, so the outputs are the same.
+
+Shapes are static: the exported graphs take frames of the example frame's ``B, C, H, W``
+and dtype (export again for another size). The model must be in eval mode.
+
+ONNX (:meth:`StreamingExport.to_onnx`, :func:`load_onnx`) needs the optional packages
+``onnx``, ``onnxscript`` and ``onnxruntime``: ``pip install "rirn-layers[export]"``. See
+``docs/export.md`` for the full protocol and its limitations.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from rirn_layers._checks import check_clip, check_image, shape_str
+from rirn_layers.model import Ends, StreamingDeblurModel
+
+__all__ = [
+    "ExportedPrograms",
+    "OnnxStreaming",
+    "StreamingExport",
+    "StreamingStart",
+    "StreamingStep",
+    "export_streaming",
+    "load_onnx",
+]
+
+_EXTRA_HINT = 'install the optional dependencies with `pip install "rirn-layers[export]"`'
+
+
+class ExportedPrograms(NamedTuple):
+    """The two :class:`torch.export.ExportedProgram` s of a :class:`StreamingExport`."""
+
+    start: Any
+    step: Any
+
+
+class OnnxStreaming(NamedTuple):
+    """``start`` and ``step`` callables that run the ONNX files in ONNX Runtime."""
+
+    start: Callable[..., tuple[torch.Tensor, ...]]
+    step: Callable[..., tuple[torch.Tensor, ...]]
+
+
+# -- which state tensors does a step read? ------------------------------------------------
+class _Untracked(Exception):
+    """A tensor whose memory the data-flow trace cannot identify."""
+
+
+def _storage_key(t: torch.Tensor) -> int | None:
+    """Identity of the memory ``t`` lives in (views and in-place results share it).
+
+    ``None`` for a tensor without values; raises :class:`_Untracked` for one whose memory
+    cannot be told apart from others' (then nothing is pruned).
+    """
+    if t.numel() == 0:
+        return None
+    if t.layout != torch.strided or t.device.type == "meta":
+        raise _Untracked
+    key = t.untyped_storage().data_ptr()
+    if key == 0:
+        raise _Untracked
+    return key
+
+
+class _DataFlow(TorchDispatchMode):
+    """Record, for every storage written during a call, which tainted inputs it depends on.
+
+    Works at the ATen level (after autograd and Python control flow), so custom autograd
+    Functions, views and in-place ops are covered: taints live on storages, an op that
+    writes into one of its inputs' storages (in-place, ``out=``, views) adds to that
+    storage's taint, an op that allocates fresh memory replaces it. The result
+    over-approximates the true dependencies, never misses one. Ops that hand a value back
+    to Python (``.item()``, comparisons to a bool) or whose output shape depends on values
+    may steer control flow: their taints go to :attr:`control`, which is always kept.
+    """
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # an eager trace: do not wrap __torch_dispatch__ for dynamo (importing it takes seconds)
+        return False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taint: dict[int, frozenset[int]] = {}
+        self.control: set[int] = set()
+
+    def of(self, value: object) -> frozenset[int]:
+        if isinstance(value, torch.Tensor):
+            key = _storage_key(value)
+            if key is not None:
+                return self.taint.get(key, frozenset())
+        return frozenset()
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = [x for x in pytree.tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)]
+        taint = frozenset().union(*(self.of(x) for x in inputs))
+        in_keys = {_storage_key(x) for x in inputs}
+        results = pytree.tree_leaves(out)
+        dynamic = torch.Tag.dynamic_output_shape in getattr(func, "tags", ())
+        if dynamic or any(not isinstance(r, torch.Tensor) for r in results):
+            self.control |= taint
+        for result in results:
+            if isinstance(result, torch.Tensor):
+                key = _storage_key(result)
+                if key is None:
+                    continue
+                if key in in_keys:
+                    self.taint[key] = self.taint.get(key, frozenset()) | taint
+                else:
+                    self.taint[key] = taint
+        return out
+
+
+def _live_state(
+    step: Callable[..., tuple[torch.Tensor, ...]], frame: torch.Tensor, state: list[torch.Tensor]
+) -> list[bool]:
+    """Which state tensors the outputs of ``step(frame, *state)`` depend on, transitively."""
+    frame = frame.clone()
+    state = [s.clone() for s in state]  # one storage each, whatever the model aliased
+    flow = _DataFlow()
+    try:
+        for i, s in enumerate(state):
+            key = _storage_key(s)
+            if key is not None:
+                flow.taint[key] = frozenset({i})
+        with torch.no_grad(), flow:
+            outs = step(frame, *state)
+        deps = [flow.of(o) for o in outs]
+    except _Untracked:  # memory we cannot tell apart (meta, sparse, ...): keep everything
+        return [True] * len(state)
+    live = set(deps[0]) | flow.control
+    todo = list(live)
+    while todo:
+        for j in deps[1 + todo.pop()]:
+            if j not in live:
+                live.add(j)
+                todo.append(j)
+    return [i in live for i in range(len(state))]
+
+
+# -- state flattening ---------------------------------------------------------------------
+def _leaf_name(path: tuple[Any, ...]) -> str:
+    parts = []
+    for key in path:
+        if isinstance(key, pytree.GetAttrKey):
+            parts.append(key.name)
+        elif isinstance(key, pytree.SequenceKey):
+            parts.append(str(key.idx))
+        elif isinstance(key, pytree.MappingKey):
+            parts.append(str(key.key))
+        else:
+            parts.append(str(key).strip(".[]"))
+    return ".".join(parts)
+
+
+def _state_names(paths: list[tuple[Any, ...]]) -> list[str]:
+    full = [_leaf_name(p) for p in paths]
+    short = [n[len("inner.") :] if n.startswith("inner.") else n for n in full]
+    return short if len(set(short)) == len(short) else full
+
+
+class _Layout:
+    """Where the tensors of a flattened eager state go, and the constants around them."""
+
+    def __init__(
+        self,
+        leaves: list[Any],
+        spec: Any,
+        keep: list[int],
+        drop: list[int],
+        frame_shape: tuple[int, ...],
+    ) -> None:
+        # non-tensor leaves (the frame size, ...) are constants; tensor slots are filled in
+        self.leaves = [None if isinstance(x, torch.Tensor) else x for x in leaves]
+        self.spec = spec
+        self.keep = keep  # leaf indices that are state inputs/outputs, in order
+        self.drop = drop  # tensor leaf indices held as constants (buffers of the step)
+        self.frame_shape = frame_shape
+
+
+class StreamingStart(nn.Module):
+    """``start(frames) -> (output, *state)``: the first frames of a video (see the module)."""
+
+    def __init__(
+        self, model: StreamingDeblurModel, layout: _Layout, frames: int, ends: Ends
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.layout = layout
+        self.frames = frames
+        self.ends = ends
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        frames = check_clip("StreamingStart", "frames", frames, self.model.in_channels)
+        shape = self.layout.frame_shape
+        expected = (shape[0], self.frames, *shape[1:])
+        if tuple(frames.shape) != expected:
+            raise ValueError(
+                f"StreamingStart: expected `frames` of shape {shape_str(expected)}, got "
+                f"{shape_str(frames.shape)}"
+            )
+        out, state = None, None
+        for t in range(self.frames):
+            out, state = self.model.step(frames[:, t], state, ends=self.ends)
+        assert out is not None
+        leaves = pytree.tree_leaves(state)
+        return (out, *(leaves[i] for i in self.layout.keep))
+
+
+class StreamingStep(nn.Module):
+    """``step(frame, *state) -> (output, *next_state)``: one frame (see the module)."""
+
+    def __init__(
+        self,
+        model: StreamingDeblurModel,
+        layout: _Layout,
+        ends: Ends,
+        dropped: Sequence[torch.Tensor] = (),
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.layout = layout
+        self.ends = ends
+        for n, value in enumerate(dropped):
+            self.register_buffer(f"dropped_{n}", value.detach().clone(), persistent=False)
+
+    def forward(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        layout = self.layout
+        frame = check_image("StreamingStep", "frame", frame, self.model.in_channels)
+        if tuple(frame.shape) != layout.frame_shape:
+            raise ValueError(
+                f"StreamingStep: expected `frame` of shape {shape_str(layout.frame_shape)}, "
+                f"got {shape_str(frame.shape)}"
+            )
+        if len(state) != len(layout.keep):
+            raise TypeError(
+                f"StreamingStep: expected {len(layout.keep)} state tensors after `frame`, "
+                f"got {len(state)}"
+            )
+        leaves = list(layout.leaves)
+        for i, value in zip(layout.keep, state, strict=True):
+            leaves[i] = value
+        for n, i in enumerate(layout.drop):
+            leaves[i] = getattr(self, f"dropped_{n}")
+        out, new = self.model.step(
+            frame, pytree.tree_unflatten(leaves, layout.spec), ends=self.ends
+        )
+        if out is None:
+            raise RuntimeError("StreamingStep: the model returned no output for this frame")
+        new_leaves = pytree.tree_leaves(new)
+        return (out, *(new_leaves[i] for i in layout.keep))
+
+
+# -- the export ---------------------------------------------------------------------------
+class StreamingExport:
+    """A model's streaming step as ``start``/``step`` modules with explicit state tensors.
+
+    Built by :func:`export_streaming`; see the module docstring for the protocol.
+
+    Attributes:
+        start: ``start(frames)``: ``(B, start_frames, C, H, W)`` -> ``(output, *state)``.
+        step: ``step(frame, *state)``: ``(B, C, H, W)`` and the state tensors ->
+            ``(output, *next_state)``; output ``(B, C_out, H, W)``.
+        state_names: a readable name per state tensor (``"hidden"``, ``"memory"``,
+            ``"features.0"``, ...), the order of the state in and out of both modules.
+        state_shapes: the shape of each state tensor.
+        state_dtypes: the dtype of each state tensor (the frame's, or the autocast dtype
+            of a model on its fast path).
+        frame_shape: ``(B, C, H, W)`` of the example frame: the only shape accepted.
+        dtype: the dtype of the example frame.
+        past: ``model.past``.
+        future: ``model.future``: ``step`` outputs the frame ``future`` steps back.
+        ends: ``"pad"`` or ``"drop"``.
+        start_frames: frames ``start`` takes: ``future + 1`` (pad) or
+            ``past + 1 + future`` (drop).
+        input_names / output_names: names of the ONNX inputs and outputs of ``step``
+            (``start`` takes ``"frames"`` and has the same outputs):
+            ``("frame", *state_names)`` and ``("output", *("next." + n for n in state_names))``.
+    """
+
+    def __init__(
+        self,
+        model: StreamingDeblurModel,
+        start: StreamingStart,
+        step: StreamingStep,
+        state_names: Sequence[str],
+        state_shapes: Sequence[torch.Size],
+        state_dtypes: Sequence[torch.dtype],
+        frame: torch.Tensor,
+        ends: Ends,
+    ) -> None:
+        self.model = model
+        self.start = start
+        self.step = step
+        self.state_names = tuple(state_names)
+        self.state_shapes = tuple(state_shapes)
+        self.state_dtypes = tuple(state_dtypes)
+        self.frame_shape = tuple(frame.shape)
+        self.dtype = frame.dtype
+        self.device = frame.device
+        self.past = int(model.past)
+        self.future = int(model.future)
+        self.ends = ends
+        self.start_frames = start.frames
+        self.input_names = ("frame", *self.state_names)
+        self.output_names = ("output", *(f"next.{n}" for n in self.state_names))
+        self._example = frame
+        self._programs: ExportedPrograms | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamingExport({type(self.model).__name__}, frame={shape_str(self.frame_shape)}, "
+            f"future={self.future}, ends={self.ends!r}, state={list(self.state_names)})"
+        )
+
+    def example_inputs(self) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """Example arguments ``((frames,), (frame, *state))`` for ``start`` and ``step``."""
+        b, c, h, w = self.frame_shape
+        frames = self._example.detach().unsqueeze(1).expand(b, self.start_frames, c, h, w)
+        frames = frames.contiguous()
+        with torch.no_grad():
+            _, *state = self.start(frames)
+        # distinct tensors: exporters would merge inputs that alias (the start repeats frames)
+        return (frames,), (self._example.detach().clone(), *(s.clone() for s in state))
+
+    def torch_export(self, **kwargs: Any) -> ExportedPrograms:
+        """``torch.export.export`` both modules; returns ``(start, step)`` programs.
+
+        Keyword arguments go to :func:`torch.export.export` (e.g. ``strict=True``). The
+        result of the first call without arguments is cached (``to_onnx`` reuses it).
+        """
+        if not kwargs and self._programs is not None:
+            return self._programs
+        start_args, step_args = self.example_inputs()
+        programs = ExportedPrograms(
+            torch.export.export(self.start, start_args, **kwargs),
+            torch.export.export(self.step, step_args, **kwargs),
+        )
+        if not kwargs:
+            self._programs = programs
+        return programs
+
+    def metadata(self) -> dict[str, str]:
+        """What a runtime needs to drive the two graphs (stored in the ONNX files too)."""
+        return {
+            "rirn_layers.model": type(self.model).__name__,
+            "rirn_layers.future": str(self.future),
+            "rirn_layers.past": str(self.past),
+            "rirn_layers.ends": self.ends,
+            "rirn_layers.start_frames": str(self.start_frames),
+            "rirn_layers.frame_shape": json.dumps(list(self.frame_shape)),
+            "rirn_layers.state_names": json.dumps(list(self.state_names)),
+        }
+
+    def to_onnx(
+        self, directory: str | Path, *, opset_version: int | None = None
+    ) -> tuple[Path, Path]:
+        """Write ``start.onnx`` and ``step.onnx`` to ``directory``; returns their paths.
+
+        Uses ``torch.onnx.export(..., dynamo=True)`` on the programs of
+        :meth:`torch_export`. Inputs are named ``frames`` (start) and :attr:`input_names`
+        (step), outputs :attr:`output_names`; :meth:`metadata` goes into the files'
+        ``metadata_props``. Needs ``onnx`` and ``onnxscript`` (the ``export`` extra).
+        """
+        _require("StreamingExport.to_onnx", ("onnx", "onnxscript"))
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        programs = self.torch_export()
+        start_args, step_args = self.example_inputs()
+        paths = []
+        for role, program, args, inputs in (
+            ("start", programs.start, start_args, ("frames",)),
+            ("step", programs.step, step_args, self.input_names),
+        ):
+            onnx_program = torch.onnx.export(
+                program,
+                args,
+                dynamo=True,
+                input_names=list(inputs),
+                output_names=list(self.output_names),
+                opset_version=opset_version,
+                verbose=False,
+            )
+            assert onnx_program is not None
+            props = onnx_program.model.metadata_props
+            props.update(self.metadata())
+            props["rirn_layers.role"] = role
+            path = directory / f"{role}.onnx"
+            onnx_program.save(str(path), external_data=False)
+            paths.append(path)
+        return paths[0], paths[1]
+
+    def run(
+        self,
+        frames: torch.Tensor,
+        start: Callable[..., Sequence[torch.Tensor]] | None = None,
+        step: Callable[..., Sequence[torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
+        """Deblur a whole clip ``(B, T, C, H, W)`` with the start/step protocol.
+
+        ``start`` and ``step`` default to :attr:`start` and :attr:`step`; pass e.g. the
+        ``.module()`` of the :meth:`torch_export` programs or :func:`load_onnx`'s callables
+        to run those instead. Returns ``(B, T, C_out, H, W)`` (``ends="pad"``, ``T >= 1``)
+        or ``(B, T - past - future, C_out, H, W)`` (``ends="drop"``), equal to ``model(frames)``.
+        """
+        start = self.start if start is None else start
+        step = self.step if step is None else step
+        frames = check_clip("StreamingExport.run", "frames", frames, self.frame_shape[1])
+        b, t, c, h, w = frames.shape
+        needed = 1 if self.ends == "pad" else self.start_frames
+        if (b, c, h, w) != self.frame_shape or t < needed:
+            expected = (self.frame_shape[0], f"T >= {needed}", *self.frame_shape[1:])
+            raise ValueError(
+                f"StreamingExport.run: expected `frames` of shape "
+                f"({', '.join(str(s) for s in expected)}), got {shape_str(frames.shape)}"
+            )
+        if self.ends == "pad" and self.future:
+            last = frames[:, -1:].expand(b, self.future, c, h, w)
+            frames = torch.cat((frames, last), dim=1)
+        n = self.start_frames
+        with torch.no_grad():
+            out, *state = start(frames[:, :n].contiguous())
+            outs = [out]
+            for i in range(n, frames.shape[1]):
+                out, *state = step(frames[:, i].contiguous(), *state)
+                outs.append(out)
+        return torch.stack(outs, dim=1)
+
+
+def _require(owner: str, modules: Sequence[str]) -> list[Any]:
+    """Import the optional ``modules`` or raise an ImportError that names the extra."""
+    loaded, missing = [], []
+    for module in modules:
+        try:
+            loaded.append(importlib.import_module(module))
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise ImportError(f"{owner} needs {', '.join(missing)}; {_EXTRA_HINT}")
+    return loaded
+
+
+def _frames_per_start(model: StreamingDeblurModel, ends: Ends) -> int:
+    return int(model.future) + 1 + (int(model.past) if ends == "drop" else 0)
+
+
+def export_streaming(
+    model: StreamingDeblurModel,
+    example_frame: torch.Tensor,
+    *,
+    ends: Ends = "pad",
+    prune: bool = True,
+) -> StreamingExport:
+    """Build exportable ``start``/``step`` modules of ``model`` for frames like ``example_frame``.
+
+    Args:
+        model: a :class:`~rirn_layers.model.StreamingDeblurModel` (e.g. from
+            :func:`rirn_layers.baselines.build_model`) in eval mode.
+        example_frame: ``(B, C, H, W)``, ``C = model.in_channels``; fixes the batch size,
+            the frame size and the dtype of the export (any ``H, W``: the model pads them).
+        ends: ``"pad"`` (default: every frame gets an output) or ``"drop"`` (the papers'
+            protocol), as in :meth:`~rirn_layers.model.StreamingDeblurModel.step`.
+        prune: drop the state tensors that no output depends on (see the module docstring);
+            ``False`` keeps every tensor of the eager state, ``last`` included.
+
+    Returns:
+        A :class:`StreamingExport`: ``start`` and ``step`` modules, ``state_names``,
+        ``future``, :meth:`~StreamingExport.torch_export` and :meth:`~StreamingExport.to_onnx`.
+
+    Raises:
+        TypeError: ``model`` is not a StreamingDeblurModel, or ``example_frame`` not a
+            floating tensor.
+        ValueError: ``model`` in training mode, ``example_frame`` of the wrong shape,
+            ``ends`` unknown, or a state whose structure changes from frame to frame (a
+            fixed-shape graph cannot carry it).
+
+    Example:
+        >>> from rirn_layers.baselines import build_model
+        >>> model = build_model("gru", irm=True, atb=True).eval()
+        >>> exported = export_streaming(model, torch.rand(1, 3, 32, 32))
+        >>> exported.state_names, exported.future
+        (('hidden', 'memory', 'blended'), 0)
+        >>> clip = torch.rand(1, 4, 3, 32, 32)
+        >>> with torch.no_grad():
+        ...     out, *state = exported.start(clip[:, :1])     # frame 0
+        ...     for t in range(1, 4):
+        ...         out, *state = exported.step(clip[:, t], *state)
+        ...     torch.equal(exported.run(clip), model(clip)[0])
+        True
+        >>> programs = exported.torch_export()  # doctest: +SKIP
+        >>> exported.to_onnx("deblur_onnx")  # doctest: +SKIP
+        (PosixPath('deblur_onnx/start.onnx'), PosixPath('deblur_onnx/step.onnx'))
+    """
+    if not isinstance(model, StreamingDeblurModel):
+        raise TypeError(
+            "export_streaming: `model` must be a StreamingDeblurModel (e.g. from "
+            f"rirn_layers.baselines.build_model), got {type(model).__name__}"
+        )
+    if ends not in ("pad", "drop"):
+        raise ValueError(f"export_streaming: `ends` must be 'pad' or 'drop', got {ends!r}")
+    training = [name or type(model).__name__ for name, m in model.named_modules() if m.training]
+    if training:
+        raise ValueError(
+            "export_streaming: `model` must be in eval mode (call model.eval() first; "
+            f"training-mode layers such as BatchNorm or IFI-RNN's gate do not export), but "
+            f"{len(training)} module(s) are training, e.g. {training[0]!r}"
+        )
+    if not isinstance(example_frame, torch.Tensor):
+        raise TypeError(
+            "export_streaming: `example_frame` must be a torch.Tensor, got "
+            f"{type(example_frame).__name__}"
+        )
+    channels = model.in_channels
+    if example_frame.dim() != 4 or (channels is not None and example_frame.shape[1] != channels):
+        raise ValueError(
+            f"export_streaming: expected `example_frame` of shape "
+            f"(B, {'C' if channels is None else channels}, H, W), got "
+            f"{shape_str(example_frame.shape)}"
+        )
+    frame = check_image("export_streaming", "example_frame", example_frame, channels)
+    frame = frame.detach()
+    n = _frames_per_start(model, ends)
+
+    # eager run: the state after `start`, and after one more step (must have the same layout)
+    with torch.no_grad():
+        state = None
+        out = None
+        for _ in range(n):
+            out, state = model.step(frame, state, ends=ends)
+        if out is None:
+            raise ValueError(
+                f"export_streaming: {type(model).__name__} gave no output after {n} frames "
+                f"(future={model.future}); its `future` does not match its step"
+            )
+        with_paths, spec = pytree.tree_flatten_with_path(state)
+        paths = [p for p, _ in with_paths]
+        leaves = [leaf for _, leaf in with_paths]
+        _, next_state = model.step(frame, state, ends=ends)
+    next_leaves, next_spec = pytree.tree_flatten(next_state)
+    names = _state_names(paths)
+    _check_layout(model, n, names, leaves, spec, next_leaves, next_spec)
+
+    tensors = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
+    shape = tuple(frame.shape)
+    keep, drop = tensors, []
+    if prune:
+        full = StreamingStep(model, _Layout(leaves, spec, tensors, [], shape), ends)
+        live = _live_state(full, frame, [leaves[i] for i in tensors])
+        keep = [i for i, alive in zip(tensors, live, strict=True) if alive]
+        drop = [i for i, alive in zip(tensors, live, strict=True) if not alive]
+    layout = _Layout(leaves, spec, keep, drop, shape)
+    return StreamingExport(
+        model,
+        StreamingStart(model, layout, n, ends),
+        StreamingStep(model, layout, ends, [leaves[i] for i in drop]),
+        [names[i] for i in keep],
+        [leaves[i].shape for i in keep],
+        [leaves[i].dtype for i in keep],
+        frame,
+        ends,
+    )
+
+
+def _check_layout(
+    model: StreamingDeblurModel,
+    frames: int,
+    names: list[str],
+    leaves: list[Any],
+    spec: Any,
+    next_leaves: list[Any],
+    next_spec: Any,
+) -> None:
+    """The state after ``start`` and after one more step must have one fixed layout."""
+    owner = f"export_streaming: {type(model).__name__}"
+    if spec != next_spec:
+        raise ValueError(
+            f"{owner}'s state changes structure from frame to frame even after the first "
+            f"{frames} frame(s) ({spec} then {next_spec}); a fixed-shape graph cannot carry it"
+        )
+    for name, a, b in zip(names, leaves, next_leaves, strict=True):
+        if isinstance(a, torch.Tensor) != isinstance(b, torch.Tensor):
+            raise ValueError(f"{owner}: state entry {name!r} changes type between frames")
+        if isinstance(a, torch.Tensor):
+            if a.shape != b.shape or a.dtype != b.dtype:
+                raise ValueError(
+                    f"{owner}: state tensor {name!r} changes from {shape_str(a.shape)} "
+                    f"{a.dtype} to {shape_str(b.shape)} {b.dtype} between frames"
+                )
+        elif a != b:
+            raise ValueError(
+                f"{owner}: non-tensor state entry {name!r} changes between frames "
+                f"({a!r} then {b!r}); it would be frozen into the graph"
+            )
+
+
+def load_onnx(
+    directory: str | Path, *, providers: Sequence[str] | None = None
+) -> OnnxStreaming:
+    """Open ``start.onnx`` and ``step.onnx`` of :meth:`StreamingExport.to_onnx` in ONNX Runtime.
+
+    Returns ``(start, step)`` callables with the signatures of :attr:`StreamingExport.start`
+    and :attr:`StreamingExport.step` on torch tensors (moved to the CPU for the runtime),
+    ready for :meth:`StreamingExport.run`. Needs ``onnxruntime`` (the ``export`` extra).
+    """
+    (onnxruntime,) = _require("load_onnx", ("onnxruntime",))
+
+    directory = Path(directory)
+    chosen = list(providers) if providers is not None else ["CPUExecutionProvider"]
+
+    def session(role: str) -> Callable[..., tuple[torch.Tensor, ...]]:
+        path = directory / f"{role}.onnx"
+        if not path.is_file():
+            raise FileNotFoundError(f"load_onnx: no {path}; write it with StreamingExport.to_onnx")
+        sess = onnxruntime.InferenceSession(str(path), providers=chosen)
+        names = [i.name for i in sess.get_inputs()]
+
+        def call(*inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            if len(inputs) != len(names):
+                raise TypeError(
+                    f"{role}.onnx takes {len(names)} inputs {names}, got {len(inputs)}"
+                )
+            feeds = {
+                n: x.detach().cpu().contiguous().numpy()
+                for n, x in zip(names, inputs, strict=True)
+            }
+            return tuple(torch.from_numpy(o) for o in sess.run(None, feeds))
+
+        return call
+
+    return OnnxStreaming(session("start"), session("step"))
