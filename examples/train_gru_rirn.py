@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--checkpointing", action="store_true",
+                   help="activation checkpointing per frame: less training memory, ~1 extra "
+                        "forward pass of compute")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--steps", type=int, default=None, help="override the preset")
     p.add_argument("--batch-size", type=int, default=None, help="override the preset")
@@ -42,8 +45,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig(
         model=a.model, irm=a.irm, atb=a.atb, dataset=a.dataset, data_root=a.data_root,
         preset=a.preset, out=a.out, resume=a.resume, seed=a.seed, device=a.device,
-        compile=a.compile, workers=a.workers, steps=a.steps, batch_size=a.batch_size,
-        crop=a.crop, progress=a.progress,
+        compile=a.compile, checkpointing=a.checkpointing, workers=a.workers, steps=a.steps,
+        batch_size=a.batch_size, crop=a.crop, progress=a.progress,
     )
 
 

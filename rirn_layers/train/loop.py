@@ -8,6 +8,8 @@ One function, :func:`train`, trains any baseline of :func:`rirn_layers.baselines
 - truncated back-propagation: each clip is cut into chunks of ``chunk`` frames, the
   recurrent state is carried and detached between chunks, one optimizer step per clip;
 - CUDA if present (mixed precision, ``channels_last``, optional ``torch.compile``), else CPU;
+- optional per-frame activation checkpointing (``checkpointing=True``): less memory for
+  back-propagation through long chunks at the cost of about one extra forward pass;
 - DistributedDataParallel when launched by ``torchrun`` (NCCL on GPUs, gloo on CPU), each
   rank reading its own shard of a seeded permutation; rank 0 logs and checkpoints;
 - atomic ``last.pt``/``best.pt`` checkpoints holding model, optimizer, scheduler, step and
@@ -98,6 +100,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     compile: bool = False
+    checkpointing: bool = False  # recompute each frame's activations in backward
     workers: int = 0
     steps: int | None = None
     batch_size: int | None = None
@@ -286,6 +289,8 @@ def train(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.seed)
 
     model = build_model(**config.model_config()).to(device)
+    if config.checkpointing:
+        model.set_checkpointing(True)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
