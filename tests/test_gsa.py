@@ -117,3 +117,25 @@ def test_channels_last_bf16_and_inference_mode():
         torch.testing.assert_close(gsa(f).float(), ref, rtol=5e-2, atol=5e-2)
     out = gsa.to(memory_format=torch.channels_last)(f)
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+@given(
+    b=st.integers(1, 3),
+    c=st.integers(1, 4),
+    past=st.integers(0, 2),
+    future=st.integers(0, 2),
+    h=st.integers(1, 5),
+)
+def test_fused_equals_layer_by_layer(b, c, past, future, h):
+    """The one-matrix form gives eqs. 4-6 as written, values and gradients."""
+    torch.manual_seed(0)
+    gsa = GlobalSpatioTemporalAttention(c, past, future, activation=nn.GELU).double()
+    features = torch.randn(b, past + 1 + future, c, h, h + 1, dtype=torch.float64,
+                           requires_grad=True)
+    fused = gsa(features)
+    (grad_fused,) = torch.autograd.grad(fused.sum(), features)
+    gsa.fused = False
+    layerwise = gsa(features)
+    (grad_layerwise,) = torch.autograd.grad(layerwise.sum(), features)
+    torch.testing.assert_close(fused, layerwise)
+    torch.testing.assert_close(grad_fused, grad_layerwise)

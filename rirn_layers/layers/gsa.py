@@ -16,6 +16,20 @@ condensed by a 1x1 conv 2C->C. The three are shared by all neighbours. The conde
 neighbours come in time order and the current feature last, and a 1x1 conv fuses the
 ``(P+1+F)*C`` channels into as many output channels. The paper names ReLU as the
 activation (the default here); the official code defaults to GELU (``activation=nn.GELU``).
+
+Computed in one matrix product. Everything after the channel gate is linear: the two 1x1
+projection convs have no activation between them, the gate scales channels, and the
+condense and fusion convs are 1x1. So for each batch item, eqs. (5)-(6) over the whole
+window are a single ``(P+1+F) C x (P+1+F) C`` matrix ``G`` (and a bias) applied to the
+window's stacked features at every pixel, built from the weights and the gates::
+
+    f^e_{t+i} = K diag(g_i) (A f^c_{t+i} + a) + k      A, a: the two projections composed
+    F_t       = G concat(f_{t-P}, ..., f_{t+F}) + b     K, k: condense; g_i the gate of (5)
+
+which is exact (up to float rounding) and needs about a quarter of the multiply-adds of
+running the layers one by one (``fused=False``, eqs. 4-6 as written, kept as the reference
+and for :func:`~rirn_layers.profile.count_macs`' paper convention). The parameters are the
+layers above either way, so checkpoints are the same.
 """
 
 from __future__ import annotations
@@ -40,6 +54,9 @@ class GlobalSpatioTemporalAttention(nn.Module):
         past: number of past frames ``P`` in the window (ESTRNN: 2).
         future: number of future frames ``F`` in the window (ESTRNN: 2).
         activation: activation class between the two linear layers of the channel gate.
+        fused: compute eqs. (5)-(6) as one matrix per batch item (default; about 4x fewer
+            multiply-adds) instead of layer by layer as written (``False``); same outputs
+            up to float rounding, same parameters.
         device: device of the parameters.
         dtype: dtype of the parameters.
 
@@ -65,6 +82,7 @@ class GlobalSpatioTemporalAttention(nn.Module):
         future: int = 2,
         *,
         activation: type[nn.Module] = nn.ReLU,
+        fused: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -83,6 +101,7 @@ class GlobalSpatioTemporalAttention(nn.Module):
         self.past = past
         self.future = future
         self.window = past + 1 + future
+        self.fused = fused
         self.out_channels = self.window * channels
         pair = 2 * channels
         self.gate = nn.Sequential(
@@ -106,20 +125,61 @@ class GlobalSpatioTemporalAttention(nn.Module):
                 f"(B, {self.window}, {self.channels}, H, W) (past={self.past} + 1 + "
                 f"future={self.future} frames), got {shape_str(features.shape)}"
             )
-        batch, window = features.shape[:2]  # (4): pairs of the current feature and each neighbour
+        if not self.fused:
+            return self._layerwise(features)
+        matrix, bias = self._fold(features.mean(dim=(3, 4)))
+        batch, window, channels, height, width = features.shape
+        stacked = features.reshape(1, batch * window * channels, height, width)
+        weight = rearrange(matrix, "b o i -> (b o) i 1 1")
+        out = nn.functional.conv2d(stacked, weight, bias.flatten(), groups=batch)
+        return out.reshape(batch, self.out_channels, height, width)
+
+    def _layerwise(self, features: torch.Tensor) -> torch.Tensor:
+        """Eqs. (4)-(6) as written, the neighbours as one batch of ``B (P + F)`` pairs."""
+        batch, window = features.shape[:2]
         center = features[:, self.past]
-        neighbours = torch.cat((features[:, : self.past], features[:, self.past + 1 :]), dim=1)
         fused = [center]
         if window > 1:
-            # All neighbours go through the shared GAP fusion as one batch of B * (P + F) pairs.
-            n = window - 1
-            centers = repeat(center, "b c h w -> b n c h w", n=n)
+            neighbours = torch.cat((features[:, : self.past], features[:, self.past + 1 :]), 1)
+            centers = repeat(center, "b c h w -> b n c h w", n=window - 1)
             pairs = rearrange(torch.cat((centers, neighbours), dim=2), "b n c h w -> (b n) c h w")
             weights = rearrange(self.gate(pairs.mean(dim=(2, 3))), "bn c -> bn c 1 1")  # (5) L
             effective = self.condense(weights * self.project(pairs))  # (5), condensed to C
             effective = rearrange(effective, "(b n) c h w -> b (n c) h w", b=batch)
             fused = [effective, center]
-        return self.fusion(torch.cat(fused, dim=1))
+        return self.fusion(torch.cat(fused, dim=1))  # (6)
+
+    def _fold(self, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``G`` ``(B, W C, W C)`` and ``b`` ``(B, W C)`` from the window's per-frame means."""
+        c, past = self.channels, self.past
+        fusion = self.fusion.weight.flatten(1)  # (W C, W C): blocks of the neighbours, centre
+        fusion_bias = self.fusion.bias
+        center_block = fusion[:, -c:]  # the current feature, appended last (6)
+        if self.window == 1:
+            matrix = center_block.expand(means.shape[0], -1, -1)
+            return matrix, fusion_bias.expand(means.shape[0], -1)
+        first, second = self.project
+        a = second.weight.flatten(1) @ first.weight.flatten(1)  # (2C, 2C), the projection
+        a_bias = second.weight.flatten(1) @ first.bias + second.bias
+        k = self.condense.weight.flatten(1)  # (C, 2C)
+        # (4)-(5): the gates of the pairs (centre, neighbour i) from their global averages
+        neighbours = torch.cat((means[:, :past], means[:, past + 1 :]), dim=1)  # (B, N, C)
+        centers = repeat(means[:, past], "b c -> b n c", n=self.window - 1)
+        gates = self.gate(torch.cat((centers, neighbours), dim=2))  # (B, N, 2C)
+        # f^e_i = M_i f^c_i + m_i with M_i = K diag(g_i) A and m_i = K (g_i * a) + k
+        mixes = torch.einsum("ck,bnk,kj->bncj", k, gates, a)  # (B, N, C, 2C)
+        offsets = torch.einsum("ck,bnk->bnc", k, gates * a_bias) + self.condense.bias
+        # (6): fusion block i of G times M_i, split over the pair's centre / neighbour halves
+        blocks = rearrange(fusion[:, :-c], "o (n c) -> n o c", c=c)  # (N, W C, C)
+        per_neighbour = torch.einsum("noc,bncj->bnoj", blocks, mixes)  # (B, N, W C, 2C)
+        center = per_neighbour[..., :c].sum(dim=1) + center_block  # (B, W C, C)
+        others = list(per_neighbour[..., c:].unbind(dim=1))  # each (B, W C, C)
+        matrix = torch.cat((*others[:past], center, *others[past:]), dim=2)
+        bias = torch.einsum("noc,bnc->bo", blocks, offsets) + fusion_bias
+        return matrix, bias
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}, past={self.past}, future={self.future}"
+        return (
+            f"channels={self.channels}, past={self.past}, future={self.future}, "
+            f"fused={self.fused}"
+        )

@@ -182,14 +182,16 @@ def test_output_t_does_not_depend_on_frames_after_t_plus_future(flags, k):
 
 
 def test_output_depends_on_past_frames_through_the_hidden_state():
-    model = tiny().eval()
-    frames = clip(t=9)
+    # float64: the influence of frame 0 on the last output has decayed to ~1e-7 (float32
+    # rounding) in this small untrained model
+    model = tiny().double().eval()
+    frames = clip(t=9).double()
     changed = frames.clone()
     changed[:, 0] = torch.rand_like(changed[:, 0])
     a, _ = model(frames, ends="drop")
     b, _ = model(changed, ends="drop")
     # frame 0 left the window long before the last output; it lives on in h_t
-    assert not torch.allclose(a[:, -1], b[:, -1])
+    assert (a[:, -1] - b[:, -1]).abs().max() > 1e-12
 
 
 def test_addons_of_the_output_frame_reach_the_reconstructor():
