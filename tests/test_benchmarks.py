@@ -1,0 +1,55 @@
+"""The benchmark scripts run (``--quick``: tiny sizes) and write their tables and plots.
+
+They are smoke runs: the numbers of a quick run are not checked (timings are never tests),
+only that every script still works end to end, checks its outputs against its reference,
+and writes what ``docs/performance.md`` shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = {
+    "overhead": ["--models", "gru", "estrnn"],
+    "roofline": ["--models", "gru"],
+    "options": ["--models", "gru", "--no-compile"],
+    "memory": [],
+}
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_benchmark_quick_run_writes_table_and_plot(name, tmp_path):
+    script = ROOT / "benchmarks" / f"{name}.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(tmp_path), *RUNS[name]],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = (tmp_path / f"{name}.md").read_text()
+    assert text.startswith("Machine: ")
+    assert "| " in text  # at least one table
+    assert "**no**" not in text or name in ("overhead", "memory")  # options: all within tol.
+    assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_update_page_replaces_only_its_section(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from _common import update_page
+    finally:
+        sys.path.pop(0)
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- a:begin -->\nold\n<!-- a:end -->\nmiddle\n"
+                    "<!-- b:begin -->\nkeep\n<!-- b:end -->\n")
+    update_page("a", "new table", page)
+    assert page.read_text() == ("intro\n<!-- a:begin -->\nnew table\n<!-- a:end -->\nmiddle\n"
+                                "<!-- b:begin -->\nkeep\n<!-- b:end -->\n")
+    with pytest.raises(SystemExit, match="c:begin"):
+        update_page("c", "x", page)
