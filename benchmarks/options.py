@@ -74,7 +74,8 @@ def run_clip(step: Callable, frames: torch.Tensor) -> tuple[list[torch.Tensor], 
     with torch.inference_mode():
         for frame in frames:
             out, state = step(frame, state)
-            outs.append(out.float().clone())
+            if out is not None:  # a look-ahead model's first frames wait for their future
+                outs.append(out.float().clone())
     return outs, state
 
 
