@@ -1,8 +1,9 @@
 """Speed-ups of the switches a user can flip, each checked to give the same frames.
 
-    python benchmarks/options.py [--models gru rdbn] [--no-compile] [--quick] [--update-docs]
+    python benchmarks/options.py [--models gru ...] [--no-compile] [--quick] [--update-docs]
 
-For each model (with IRM+ATB), the streaming step at 256x256 (``--size``) is timed side by
+For each model (with IRM+ATB; all baselines by default, about 15 minutes on 2 cores), the
+streaming step at 256x256 (``--size``) is timed side by
 side in one run under every option, relative to the eager fp32 NCHW model
 (``build_model(..., memory_format=torch.contiguous_format)``), the plain PyTorch default:
 
@@ -28,7 +29,7 @@ from collections.abc import Callable
 
 import torch
 
-from rirn_layers.baselines import build_model
+from rirn_layers.baselines import available_models, build_model
 
 from _common import interleaved, parser, publish, table
 
@@ -81,7 +82,7 @@ def run_clip(step: Callable, frames: torch.Tensor) -> tuple[list[torch.Tensor], 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["gru", "rdbn"])
+    p.add_argument("--models", nargs="+", default=available_models())
     p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile options")
     args = p.parse_args()
