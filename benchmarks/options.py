@@ -3,9 +3,9 @@
     python benchmarks/options.py [--models gru ...] [--no-compile] [--quick] [--update-docs]
 
 For each model (with IRM+ATB; all baselines by default, about 15 minutes on 2 cores), the
-streaming step at 256x256 (``--size``) is timed side by
-side in one run under every option, relative to the eager fp32 NCHW model
-(``build_model(..., memory_format=torch.contiguous_format)``), the plain PyTorch default:
+streaming step at 256x256 (``--size``) is timed side by side in one run under every option,
+relative to the eager fp32 NCHW model (``build_model(...,
+memory_format=torch.contiguous_format)``), the plain PyTorch default:
 
 - ``channels_last``: the default of :func:`~rirn_layers.baselines.build_model`;
 - ``compile``: ``torch.compile(model.step, fullgraph=True)`` of the channels_last model;
