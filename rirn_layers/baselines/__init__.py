@@ -67,7 +67,7 @@ def build_model(
             ``(0, 1)``. The official ESTRNN code uses ``(-0.5, 0.5)``, 8-bit data ``(0, 255)``.
         channel_order: ``"rgb"`` (default) or ``"bgr"`` (OpenCV, the official ESTRNN code).
         memory_format: layout of the convolution weights, which the activations follow.
-            ``torch.channels_last`` (default) runs every baseline 1.1-2x faster than
+            ``torch.channels_last`` (default) runs every baseline 1.1-1.7x faster than
             ``torch.contiguous_format`` on CPU (``benchmarks/options.py``); the outputs are
             the same up to float rounding and the ``state_dict`` is the same either way.
         **config: the model's own options (see each ``build_<name>``), with the papers'

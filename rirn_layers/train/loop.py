@@ -7,7 +7,8 @@ One function, :func:`train`, trains any baseline of :func:`rirn_layers.baselines
   regularisation is added when the model has one;
 - truncated back-propagation: each clip is cut into chunks of ``chunk`` frames, the
   recurrent state is carried and detached between chunks, one optimizer step per clip;
-- CUDA if present (mixed precision, ``channels_last``, optional ``torch.compile``), else CPU;
+- CUDA if present (mixed precision, optional ``torch.compile``), else CPU; ``channels_last``
+  weights everywhere (``build_model``'s default, faster on CPU as well);
 - optional per-frame activation checkpointing (``checkpointing=True``): less memory for
   back-propagation through long chunks at the cost of about one extra forward pass;
 - DistributedDataParallel when launched by ``torchrun`` (NCCL on GPUs, gloo on CPU), each
@@ -291,8 +292,6 @@ def train(config: TrainConfig) -> TrainResult:
     model = build_model(**config.model_config()).to(device)
     if config.checkpointing:
         model.set_checkpointing(True)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     milestones = [int(m * config.steps) for m in config.milestones]  # type: ignore[operator,union-attr]
     # MultiStepLR's state holds a Counter, which weights_only checkpoints refuse; a LambdaLR
