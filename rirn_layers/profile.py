@@ -135,7 +135,9 @@ def _meta_copy(model: StreamingDeblurModel) -> StreamingDeblurModel:
         if isinstance(tensor, nn.Parameter):
             empty = nn.Parameter(empty, requires_grad=tensor.requires_grad)
         memo[id(tensor)] = empty
-    return copy.deepcopy(model, memo).to("meta").eval()
+    meta = copy.deepcopy(model, memo).to("meta").eval()
+    meta.fast_path = False  # no autocast on the meta device; precision does not change MACs
+    return meta
 
 
 def _check_model(model: object) -> StreamingDeblurModel:

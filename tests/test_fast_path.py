@@ -83,6 +83,15 @@ def test_fast_path_trains():
     assert all(p.grad.dtype == torch.float32 for p in model.parameters())
 
 
+def test_fast_path_does_not_change_the_mac_count():
+    from rirn_layers.profile import count_macs
+
+    model = make("gru")
+    plain = count_macs(model, 32, 32).macs
+    assert count_macs(model.set_fast_path(), 32, 32).macs == plain
+    assert model.fast_path  # the count works on a copy
+
+
 def test_fast_path_argument_errors():
     model = make("gru")
     with pytest.raises(TypeError, match="enabled"):
