@@ -53,3 +53,15 @@ def test_update_page_replaces_only_its_section(tmp_path):
                                 "<!-- b:begin -->\nkeep\n<!-- b:end -->\n")
     with pytest.raises(SystemExit, match="c:begin"):
         update_page("c", "x", page)
+
+
+def test_profile_step_prints_the_top_operators():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--models", "gru",
+         "--size", "32", "32", "--repeats", "1", "--rows", "3"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "gru+IRM+ATB, 32x32, fp32" in result.stdout
+    assert result.stdout.count(" %") == 3
+    assert "aten::" in result.stdout
