@@ -25,6 +25,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--model", default="gru", choices=available_models())
     p.add_argument("--irm", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--atb", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--dtb", action="store_true",
+                   help="GRU/LSTM: OVD's sum-to-one DTB in ATB's place (implies --no-atb)")
     p.add_argument("--dataset", default="synthetic", choices=sorted(DATASETS))
     p.add_argument("--data-root", default=None)
     p.add_argument("--preset", default="demo", choices=sorted(PRESETS))
@@ -43,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--no-progress", dest="progress", action="store_false")
     a = p.parse_args(argv)
     return TrainConfig(
-        model=a.model, irm=a.irm, atb=a.atb, dataset=a.dataset, data_root=a.data_root,
+        model=a.model, irm=a.irm, atb=a.atb and not a.dtb, dtb=a.dtb, dataset=a.dataset,
+        data_root=a.data_root,
         preset=a.preset, out=a.out, resume=a.resume, seed=a.seed, device=a.device,
         compile=a.compile, checkpointing=a.checkpointing, workers=a.workers, steps=a.steps,
         batch_size=a.batch_size, crop=a.crop, progress=a.progress,

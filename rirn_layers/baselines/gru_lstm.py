@@ -70,6 +70,7 @@ from rirn_layers.baselines._blocks import (
     hidden_head,
 )
 from rirn_layers.layers.common import conv
+from rirn_layers.layers.dtb import DynamicTemporalBlend
 from rirn_layers.model import RecurrentDeblurNet
 from rirn_layers.wrap import wrap_recurrent_cell
 
@@ -243,14 +244,21 @@ def _build(
     cell: _GatedCell,
     irm: object,
     atb: object,
+    dtb: object,
     residual: object,
     device: torch.device | str | None,
     dtype: torch.dtype | None,
 ) -> RecurrentDeblurNet:
     check_bool(owner, "irm", irm)
     check_bool(owner, "atb", atb)
+    check_bool(owner, "dtb", dtb)
     check_bool(owner, "residual", residual)
-    wrapped = wrap_recurrent_cell(cell, irm=bool(irm), atb=bool(atb))
+    if atb and dtb:
+        raise ValueError(f"{owner}: `atb` and `dtb` fill the same slot; pass at most one")
+    blend: bool | nn.Module = bool(atb)
+    if dtb:  # RIRN's fig. 4 / 6 comparison: the sum-to-one blend in ATB's place
+        blend = DynamicTemporalBlend(cell.feature_channels, device=device, dtype=dtype)
+    wrapped = wrap_recurrent_cell(cell, irm=bool(irm), atb=blend)
     reconstructor = UpsamplingReconstructor(
         wrapped.out_channels,
         cell.in_channels,
@@ -266,6 +274,7 @@ def build_gru(
     *,
     irm: bool = False,
     atb: bool = False,
+    dtb: bool = False,
     channels: Sequence[int] = (20, 40, 60),
     hidden_channels: int = 20,
     residual: bool = False,
@@ -277,6 +286,8 @@ def build_gru(
     Args:
         irm: RIRN's inner recurrence over ``h_t``.
         atb: RIRN's adaptive temporal blend over ``f_t``.
+        dtb: OVD's sum-to-one :class:`~rirn_layers.DynamicTemporalBlend` over ``f_t`` in
+            ATB's place (the comparison of RIRN figs. 4 and 6); exclusive with ``atb``.
         channels: encoder widths ``(20, 40, 60)``; the decoder mirrors the first two.
         hidden_channels: channels of ``h_t`` (20).
         residual: add the input frame to the output (default no, as IFI-RNN's ports).
@@ -294,13 +305,14 @@ def build_gru(
     """
     factory: dict[str, Any] = {"device": device, "dtype": dtype}
     cell = ConvGRUCell(channels=channels, hidden_channels=hidden_channels, **factory)
-    return _build("build_gru", cell, irm, atb, residual, device, dtype)
+    return _build("build_gru", cell, irm, atb, dtb, residual, device, dtype)
 
 
 def build_lstm(
     *,
     irm: bool = False,
     atb: bool = False,
+    dtb: bool = False,
     channels: Sequence[int] = (20, 40, 60),
     hidden_channels: int = 20,
     residual: bool = False,
@@ -314,6 +326,8 @@ def build_lstm(
     Args:
         irm: RIRN's inner recurrence over ``h_t``.
         atb: RIRN's adaptive temporal blend over ``f_t`` (the encoder output).
+        dtb: OVD's sum-to-one :class:`~rirn_layers.DynamicTemporalBlend` over ``f_t`` in
+            ATB's place (the comparison of RIRN figs. 4 and 6); exclusive with ``atb``.
         channels: encoder widths ``(20, 40, 60)``; the decoder mirrors the first two.
         hidden_channels: channels of ``h_t`` and ``c_t`` (20).
         residual: add the input frame to the output (default no, as IFI-RNN's ports).
@@ -331,4 +345,4 @@ def build_lstm(
     """
     factory: dict[str, Any] = {"device": device, "dtype": dtype}
     cell = ConvLSTMCell(channels=channels, hidden_channels=hidden_channels, **factory)
-    return _build("build_lstm", cell, irm, atb, residual, device, dtype)
+    return _build("build_lstm", cell, irm, atb, dtb, residual, device, dtype)

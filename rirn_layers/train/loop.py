@@ -93,6 +93,7 @@ class TrainConfig:
     model: str = "gru"
     irm: bool = True
     atb: bool = True
+    dtb: bool = False  # GRU/LSTM: DTB in ATB's place (RIRN figs. 4, 6); needs atb=False
     dataset: str = "synthetic"
     data_root: str | None = None
     preset: str = "demo"
@@ -129,11 +130,15 @@ class TrainConfig:
         for name in ("steps", "batch_size", "clip_length", "chunk", "val_every", "val_clips"):
             if int(getattr(config, name)) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(config, name)}")
+        if config.dtb and config.model not in ("gru", "lstm", "strcnn"):
+            raise ValueError(f"`dtb` applies to gru, lstm and strcnn, got model {config.model!r}")
         return config
 
     def model_config(self) -> dict[str, Any]:
         """Arguments of :func:`build_model` (stored in checkpoints to rebuild the model)."""
         config: dict[str, Any] = {"name": self.model, "irm": self.irm, "atb": self.atb}
+        if self.dtb:
+            config["dtb"] = True
         if self.residual and self.model in ("gru", "lstm"):
             config["residual"] = True
         return config

@@ -277,3 +277,24 @@ def test_docstring_examples():
     for module in (gru_lstm_module, blocks_module):
         result = doctest.testmod(module, extraglobs={"torch": torch})
         assert result.attempted > 0 and result.failed == 0
+
+
+# -- DTB in ATB's place (RIRN figs. 4 and 6) ---------------------------------------------------
+@pytest.mark.parametrize("name", BUILDERS)
+def test_dtb_takes_atbs_place(name):
+    from rirn_layers import AdaptiveTemporalBlend, DynamicTemporalBlend
+
+    model = tiny(name, irm=True, dtb=True)
+    blend = model.wrapped.atb
+    assert isinstance(blend, DynamicTemporalBlend) and blend.channels == TINY["channels"][-1]
+    assert not any(isinstance(m, AdaptiveTemporalBlend) for m in model.modules())
+    out, _ = model(clip())
+    assert out.shape == clip().shape
+    assert_state_dict_round_trip(lambda seed: tiny(name, seed, irm=True, dtb=True), clip())
+    out.sum().backward()
+    assert all(p.grad is not None for p in blend.parameters())
+    with pytest.raises(ValueError, match="`atb` and `dtb` fill the same slot"):
+        tiny(name, atb=True, dtb=True)
+    with pytest.raises(ValueError, match="`dtb` must be True or False"):
+        tiny(name, dtb="yes")
+    assert isinstance(build_model(name, irm=True, dtb=True).wrapped.atb, DynamicTemporalBlend)
