@@ -105,6 +105,8 @@ def test_state_maps(tmp_path):
     # channel mean of h_{t-1} at frame 0 is what is shown
     shown = fig.axes[0].get_images()[0].get_array()
     assert torch.allclose(torch.as_tensor(shown.data), hidden[0].mean(0), atol=1e-6)
+    labelled = state_maps(hidden, memory, error, output, start=1)
+    assert [ax.get_ylabel() for ax in labelled.axes[::4]] == [f"frame {t + 1}" for t in range(T)]
 
 
 def test_state_maps_errors():
@@ -120,6 +122,8 @@ def test_state_maps_errors():
         state_maps(good, good, rgb, rgb[:1])
     with pytest.raises(TypeError, match="`memory` must be a torch.Tensor, got list"):
         state_maps(good, [1.0], rgb, rgb)
+    with pytest.raises(ValueError, match="`start` must be a non-negative int, got -1"):
+        state_maps(good, good, rgb, rgb, start=-1)
 
 
 # -- fig. 6 -------------------------------------------------------------------------------

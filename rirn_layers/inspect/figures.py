@@ -157,6 +157,8 @@ def state_maps(
     error: torch.Tensor,
     output: torch.Tensor,
     path: _PathLike | None = None,
+    *,
+    start: int = 0,
 ) -> Figure:
     """Hidden state, IRM memory, previous error and output, frame by frame (RIRN fig. 3).
 
@@ -167,6 +169,8 @@ def state_maps(
         error: ``|L_{t-1} - sharp|``, shape ``(T, 3, H, W)``; shown as its channel mean.
         output: ``L_t``, shape ``(T, 3, H, W)``; shown as RGB clipped to ``[0, 1]``.
         path: where to save the figure as a PNG (``None``: do not save).
+        start: the frame index ``t`` of the first row (rows are labelled ``frame t``), e.g.
+            1 when row ``i`` shows ``h_i``, ``h~_i``, the error of ``L_i`` and ``L_{i+1}``.
 
     Returns:
         A figure with ``T`` rows (frames) of 4 axes, each map on its own colour scale; every
@@ -174,6 +178,8 @@ def state_maps(
         1/4 resolution).
     """
     fn = "state_maps"
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ValueError(f"{fn}: `start` must be a non-negative int, got {start!r}")
     tensors = {
         "hidden": _tensor(fn, "hidden", hidden, 4, "(T, C, H, W)"),
         "memory": _tensor(fn, "memory", memory, 4, "(T, C, H, W)"),
@@ -205,7 +211,7 @@ def state_maps(
             ax.imshow(image.numpy(), cmap="inferno" if col == 2 else "viridis")
         rgb = tensors["output"][t].clamp(0.0, 1.0).permute(1, 2, 0)
         axes[t, 3].imshow(rgb.numpy())
-        axes[t, 0].set_ylabel(f"frame {t}")
+        axes[t, 0].set_ylabel(f"frame {start + t}")
         for col in range(4):
             axes[t, col].set_xticks([])
             axes[t, col].set_yticks([])
