@@ -7,13 +7,17 @@ Lee, BMVC 2022) and the blends and attention they are compared with:
 - :class:`AdaptiveTemporalBlend` (ATB), a conical feature blend, RIRN eq. 4;
 - :class:`DynamicTemporalBlend` (DTB), the sum-to-one blend of OVD (ICCV 2017);
 - :class:`GlobalSpatioTemporalAttention` (GSA), the window fusion of ESTRNN (ECCV 2020);
-- :func:`wrap_recurrent_cell`, which retrofits IRM and ATB onto any recurrent cell, and
-  :func:`detach_state` for truncated back-propagation through time.
+- :func:`wrap_recurrent_cell`, which retrofits IRM and ATB onto any recurrent cell (with
+  :class:`zero_state` and :class:`ExtraInput` for cells written as published code writes
+  them), and :func:`detach_state` for truncated back-propagation through time.
 
-This package imports only torch (and typing-extensions); the baselines, data, training and
-video tools live in subpackages that the core never imports.
+This package imports only torch, einops and typing-extensions; the baselines, data,
+training and video tools live in subpackages that the core never imports.
 """
 
+from rirn_layers.cell_inputs import ExtraInput
+from rirn_layers.cell_state import zero_state
+from rirn_layers.contracts import CellFeatures, FrameReconstructor, RecurrentCell
 from rirn_layers.layers import (
     AdaptiveTemporalBlend,
     DynamicTemporalBlend,
@@ -30,11 +34,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdaptiveTemporalBlend",
+    "CellFeatures",
     "DynamicTemporalBlend",
+    "ExtraInput",
+    "FrameReconstructor",
     "GlobalSpatioTemporalAttention",
     "InnerRecurrence",
     "RIRNState",
     "Reconstructor",
+    "RecurrentCell",
     "RecurrentCellWrapper",
     "RecurrentDeblurNet",
     "ResBlock",
@@ -44,4 +52,5 @@ __all__ = [
     "detach_state",
     "pad_to_multiple",
     "wrap_recurrent_cell",
+    "zero_state",
 ]

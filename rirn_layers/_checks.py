@@ -13,7 +13,14 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["check_clip", "check_image", "check_same_as", "shape_str"]
+__all__ = [
+    "autocast_enabled",
+    "check_clip",
+    "check_image",
+    "check_matches",
+    "check_same_as",
+    "shape_str",
+]
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -60,3 +67,33 @@ def check_same_as(
             f"got {shape_str(x.shape)}"
         )
     return x
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """Whether ``torch.autocast`` is on for ``device_type`` (any torch >= 2.1)."""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch < 2.4 takes no argument and has a CPU variant
+        if device_type == "cpu":
+            return bool(torch.is_autocast_cpu_enabled())
+        return bool(torch.is_autocast_enabled())
+
+
+def check_matches(owner: str, name: str, x: torch.Tensor, reference: torch.Tensor | None) -> None:
+    """Check that ``x`` is on the device and (outside autocast) of the dtype of ``reference``.
+
+    ``reference`` is a parameter of the module ``x`` goes into (``None``: nothing to check).
+    """
+    if reference is None:
+        return
+    if x.device != reference.device:
+        raise ValueError(
+            f"{owner}: `{name}` is on {x.device} but the model's parameters are on "
+            f"{reference.device}; move one of them with .to()"
+        )
+    if x.dtype != reference.dtype and not autocast_enabled(x.device.type):
+        raise TypeError(
+            f"{owner}: `{name}` is {x.dtype} but the model's parameters are "
+            f"{reference.dtype}; convert the frames with .to({reference.dtype}), the model "
+            "with .to(dtype), or run under torch.autocast"
+        )

@@ -225,19 +225,36 @@ class _Layout:
         self.frame_shape = frame_shape
 
 
+def _given(
+    owner: str, names: Sequence[str], values: Sequence[torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    if len(values) != len(names):
+        raise TypeError(
+            f"{owner}: expected the model's given inputs {', '.join(names) or 'none'} after "
+            f"`frame(s)`, got {len(values)} tensors"
+        )
+    return dict(zip(names, values, strict=True))
+
+
 class StreamingStart(nn.Module):
     """``start(frames) -> (output, *state)``: the first frames of a video (see the module)."""
 
     def __init__(
-        self, model: StreamingDeblurModel, layout: _Layout, frames: int, ends: Ends
+        self,
+        model: StreamingDeblurModel,
+        layout: _Layout,
+        frames: int,
+        ends: Ends,
+        given: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.model = model
         self.layout = layout
         self.frames = frames
         self.ends = ends
+        self.given = tuple(given)
 
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, frames: torch.Tensor, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         frames = check_clip("StreamingStart", "frames", frames, self.model.in_channels)
         shape = self.layout.frame_shape
         expected = (shape[0], self.frames, *shape[1:])
@@ -246,9 +263,11 @@ class StreamingStart(nn.Module):
                 f"StreamingStart: expected `frames` of shape {shape_str(expected)}, got "
                 f"{shape_str(frames.shape)}"
             )
+        given = _given("StreamingStart", self.given, inputs)
         out, state = None, None
         for t in range(self.frames):
-            out, state = self.model.step(frames[:, t], state, ends=self.ends)
+            extras = {name: value[:, t] for name, value in given.items()}
+            out, state = self.model.step(frames[:, t], state, ends=self.ends, **extras)
         assert out is not None
         leaves = pytree.tree_leaves(state)
         return (out, *(leaves[i] for i in self.layout.keep))
@@ -263,15 +282,17 @@ class StreamingStep(nn.Module):
         layout: _Layout,
         ends: Ends,
         dropped: Sequence[torch.Tensor] = (),
+        given: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.model = model
         self.layout = layout
         self.ends = ends
+        self.given = tuple(given)
         for n, value in enumerate(dropped):
             self.register_buffer(f"dropped_{n}", value.detach().clone(), persistent=False)
 
-    def forward(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, frame: torch.Tensor, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
         layout = self.layout
         frame = check_image("StreamingStep", "frame", frame, self.model.in_channels)
         if tuple(frame.shape) != layout.frame_shape:
@@ -279,10 +300,13 @@ class StreamingStep(nn.Module):
                 f"StreamingStep: expected `frame` of shape {shape_str(layout.frame_shape)}, "
                 f"got {shape_str(frame.shape)}"
             )
+        k = len(self.given)
+        given, state = _given("StreamingStep", self.given, args[:k]), args[k:]
         if len(state) != len(layout.keep):
             raise TypeError(
-                f"StreamingStep: expected {len(layout.keep)} state tensors after `frame`, "
-                f"got {len(state)}"
+                f"StreamingStep: expected {len(layout.keep)} state tensors after `frame`"
+                + (f" and {', '.join(self.given)}" if self.given else "")
+                + f", got {len(state)}"
             )
         leaves = list(layout.leaves)
         for i, value in zip(layout.keep, state, strict=True):
@@ -290,7 +314,7 @@ class StreamingStep(nn.Module):
         for n, i in enumerate(layout.drop):
             leaves[i] = getattr(self, f"dropped_{n}")
         out, new = self.model.step(
-            frame, pytree.tree_unflatten(leaves, layout.spec), ends=self.ends
+            frame, pytree.tree_unflatten(leaves, layout.spec), ends=self.ends, **given
         )
         if out is None:
             raise RuntimeError("StreamingStep: the model returned no output for this frame")
@@ -335,6 +359,7 @@ class StreamingExport:
         state_dtypes: Sequence[torch.dtype],
         frame: torch.Tensor,
         ends: Ends,
+        inputs: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.model = model
         self.start = start
@@ -349,9 +374,11 @@ class StreamingExport:
         self.future = int(model.future)
         self.ends = ends
         self.start_frames = start.frames
-        self.input_names = ("frame", *self.state_names)
+        self.given_names = tuple(inputs or ())
+        self.input_names = ("frame", *self.given_names, *self.state_names)
         self.output_names = ("output", *(f"next.{n}" for n in self.state_names))
         self._example = frame
+        self._inputs = dict(inputs or {})
         self._programs: ExportedPrograms | None = None
 
     def __repr__(self) -> str:
@@ -360,15 +387,24 @@ class StreamingExport:
             f"future={self.future}, ends={self.ends!r}, state={list(self.state_names)})"
         )
 
-    def example_inputs(self) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, ...]]:
-        """Example arguments ``((frames,), (frame, *state))`` for ``start`` and ``step``."""
-        b, c, h, w = self.frame_shape
-        frames = self._example.detach().unsqueeze(1).expand(b, self.start_frames, c, h, w)
-        frames = frames.contiguous()
+    def example_inputs(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """Example arguments ``((frames, *given), (frame, *given, *state))``.
+
+        For ``start`` and ``step``; ``given`` are the model's given extra inputs (none for
+        the model zoo), as clips for ``start``.
+        """
+        def repeat(x: torch.Tensor) -> torch.Tensor:
+            x = x.detach().unsqueeze(1)
+            return x.expand(x.shape[0], self.start_frames, *x.shape[2:]).contiguous()
+
+        frames = repeat(self._example)
+        given = [self._inputs[name] for name in self.given_names]
         with torch.no_grad():
-            _, *state = self.start(frames)
+            _, *state = self.start(frames, *(repeat(x) for x in given))
         # distinct tensors: exporters would merge inputs that alias (the start repeats frames)
-        return (frames,), (self._example.detach().clone(), *(s.clone() for s in state))
+        step = (self._example.detach().clone(), *(x.detach().clone() for x in given),
+                *(s.clone() for s in state))
+        return (frames, *(repeat(x) for x in given)), step
 
     def torch_export(self, **kwargs: Any) -> ExportedPrograms:
         """``torch.export.export`` both modules; returns ``(start, step)`` programs.
@@ -397,6 +433,7 @@ class StreamingExport:
             "rirn_layers.start_frames": str(self.start_frames),
             "rirn_layers.frame_shape": json.dumps(list(self.frame_shape)),
             "rirn_layers.state_names": json.dumps(list(self.state_names)),
+            "rirn_layers.given_names": json.dumps(list(self.given_names)),
         }
 
     def to_onnx(
@@ -416,7 +453,7 @@ class StreamingExport:
         start_args, step_args = self.example_inputs()
         paths = []
         for role, program, args, inputs in (
-            ("start", programs.start, start_args, ("frames",)),
+            ("start", programs.start, start_args, ("frames", *self.given_names)),
             ("step", programs.step, step_args, self.input_names),
         ):
             onnx_program = torch.onnx.export(
@@ -442,12 +479,14 @@ class StreamingExport:
         frames: torch.Tensor,
         start: Callable[..., Sequence[torch.Tensor]] | None = None,
         step: Callable[..., Sequence[torch.Tensor]] | None = None,
+        **inputs: torch.Tensor,
     ) -> torch.Tensor:
         """Deblur a whole clip ``(B, T, C, H, W)`` with the start/step protocol.
 
         ``start`` and ``step`` default to :attr:`start` and :attr:`step`; pass e.g. the
         ``.module()`` of the :meth:`torch_export` programs or :func:`load_onnx`'s callables
-        to run those instead. Returns ``(B, T, C_out, H, W)`` (``ends="pad"``, ``T >= 1``)
+        to run those instead. ``inputs`` are the model's given extra inputs as clips
+        ``(B, T, C, h, w)``. Returns ``(B, T, C_out, H, W)`` (``ends="pad"``, ``T >= 1``)
         or ``(B, T - past - future, C_out, H, W)`` (``ends="drop"``), equal to ``model(frames)``.
         """
         start = self.start if start is None else start
@@ -461,15 +500,22 @@ class StreamingExport:
                 f"StreamingExport.run: expected `frames` of shape "
                 f"({', '.join(str(s) for s in expected)}), got {shape_str(frames.shape)}"
             )
+        if set(inputs) != set(self.given_names):
+            raise TypeError(
+                f"StreamingExport.run: expected the given inputs "
+                f"{', '.join(self.given_names) or 'none'}, got {', '.join(inputs) or 'none'}"
+            )
+        given = [inputs[name] for name in self.given_names]
         if self.ends == "pad" and self.future:
-            last = frames[:, -1:].expand(b, self.future, c, h, w)
-            frames = torch.cat((frames, last), dim=1)
+            frames, *given = (torch.cat((x, x[:, -1:].expand(-1, self.future, *x.shape[2:])), 1)
+                              for x in (frames, *given))
         n = self.start_frames
         with torch.no_grad():
-            out, *state = start(frames[:, :n].contiguous())
+            out, *state = start(frames[:, :n].contiguous(), *(x[:, :n].contiguous() for x in given))
             outs = [out]
             for i in range(n, frames.shape[1]):
-                out, *state = step(frames[:, i].contiguous(), *state)
+                extras = (x[:, i].contiguous() for x in given)
+                out, *state = step(frames[:, i].contiguous(), *extras, *state)
                 outs.append(out)
         return torch.stack(outs, dim=1)
 
@@ -497,6 +543,7 @@ def export_streaming(
     *,
     ends: Ends = "pad",
     prune: bool = True,
+    example_inputs: dict[str, torch.Tensor] | None = None,
 ) -> StreamingExport:
     """Build exportable ``start``/``step`` modules of ``model`` for frames like ``example_frame``.
 
@@ -509,6 +556,9 @@ def export_streaming(
             protocol), as in :meth:`~rirn_layers.model.StreamingDeblurModel.step`.
         prune: drop the state tensors that no output depends on (see the module docstring);
             ``False`` keeps every tensor of the eager state, ``last`` included.
+        example_inputs: for a model whose cell takes given extra inputs (e.g. a flow,
+            :meth:`rirn_layers.ExtraInput.given`): one frame's worth of each, by name. They
+            become inputs of both graphs, after the frame(s) and before the state.
 
     Returns:
         A :class:`StreamingExport`: ``start`` and ``step`` modules, ``state_names``,
@@ -567,13 +617,14 @@ def export_streaming(
     frame = check_image("export_streaming", "example_frame", example_frame, channels)
     frame = frame.detach()
     n = _frames_per_start(model, ends)
+    inputs = {k: v.detach() for k, v in (example_inputs or {}).items()}
 
     # eager run: the state after `start`, and after one more step (must have the same layout)
     with torch.no_grad():
         state = None
         out = None
         for _ in range(n):
-            out, state = model.step(frame, state, ends=ends)
+            out, state = model.step(frame, state, ends=ends, **inputs)
         if out is None:
             raise ValueError(
                 f"export_streaming: {type(model).__name__} gave no output after {n} frames "
@@ -582,7 +633,7 @@ def export_streaming(
         with_paths, spec = pytree.tree_flatten_with_path(state)
         paths = [p for p, _ in with_paths]
         leaves = [leaf for _, leaf in with_paths]
-        _, next_state = model.step(frame, state, ends=ends)
+        _, next_state = model.step(frame, state, ends=ends, **inputs)
     next_leaves, next_spec = pytree.tree_flatten(next_state)
     names = _state_names(paths)
     _check_layout(model, n, names, leaves, spec, next_leaves, next_spec)
@@ -590,21 +641,24 @@ def export_streaming(
     tensors = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
     shape = tuple(frame.shape)
     keep, drop = tensors, []
+    given = list(inputs)
     if prune:
-        full = StreamingStep(model, _Layout(leaves, spec, tensors, [], shape), ends)
-        live = _live_state(full, frame, [leaves[i] for i in tensors])
+        full = StreamingStep(model, _Layout(leaves, spec, tensors, [], shape), ends, (), given)
+        live = _live_state(lambda f, *s: full(f, *inputs.values(), *s), frame,
+                           [leaves[i] for i in tensors])
         keep = [i for i, alive in zip(tensors, live, strict=True) if alive]
         drop = [i for i, alive in zip(tensors, live, strict=True) if not alive]
     layout = _Layout(leaves, spec, keep, drop, shape)
     return StreamingExport(
         model,
-        StreamingStart(model, layout, n, ends),
-        StreamingStep(model, layout, ends, [leaves[i] for i in drop]),
+        StreamingStart(model, layout, n, ends, given),
+        StreamingStep(model, layout, ends, [leaves[i] for i in drop], given),
         [names[i] for i in keep],
         [leaves[i].shape for i in keep],
         [leaves[i].dtype for i in keep],
         frame,
         ends,
+        inputs,
     )
 
 

@@ -14,18 +14,18 @@ by repeating its first/last frame (``ends="pad"``, the default: every frame gets
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from rirn_layers._checks import check_clip, check_image
+from rirn_layers._checks import check_clip, check_image, check_matches, shape_str
+from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.padding import crop_to, pad_to_multiple
-from rirn_layers.reconstructor import Reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper
 
-__all__ = ["RecurrentDeblurNet", "StreamState", "StreamingDeblurModel"]
+__all__ = ["RecurrentDeblurNet", "StreamState", "StreamingDeblurModel", "check_reconstructor"]
 
 Ends = Literal["pad", "drop"]
 
@@ -154,18 +154,37 @@ class StreamingDeblurModel(nn.Module):
             return torch.float16
         return torch.bfloat16
 
-    def _advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor | None, Any]:
+    def _advance(
+        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor | None, Any]:
         if self.fast_path:
             with torch.autocast(frame.device.type, dtype=self._autocast_dtype(frame.device)):
-                return self._advance_checkpointed(frame, state)
-        return self._advance_checkpointed(frame, state)
+                return self._advance_checkpointed(frame, state, inputs)
+        return self._advance_checkpointed(frame, state, inputs)
 
     def _advance_checkpointed(
-        self, frame: torch.Tensor, state: Any
+        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor | None, Any]:
         if self.checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint(self.advance, frame, state, use_reentrant=False)  # type: ignore[no-any-return]
-        return self.advance(frame, state)
+            return checkpoint(  # type: ignore[no-any-return]
+                self._advance_with, frame, state, inputs, use_reentrant=False
+            )
+        return self.advance(frame, state, **inputs)
+
+    def _advance_with(
+        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor | None, Any]:
+        return self.advance(frame, state, **inputs)
+
+    def prepare_inputs(
+        self, inputs: dict[str, Any], frame: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Check and pad the extra per-frame inputs of one frame (none by default)."""
+        if inputs:
+            raise TypeError(
+                f"{type(self).__name__}: takes no extra inputs, got {', '.join(sorted(inputs))}"
+            )
+        return {}
 
     def _flip(self, x: torch.Tensor) -> torch.Tensor:
         return x.flip(-3) if self.channel_order == "bgr" and x.shape[-3] == 3 else x
@@ -181,27 +200,38 @@ class StreamingDeblurModel(nn.Module):
         out = self._flip(out)
         return out * (high - low) + low if (low, high) != (0.0, 1.0) else out
 
-    def advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor | None, Any]:
+    def advance(
+        self, frame: torch.Tensor, state: Any, **inputs: torch.Tensor
+    ) -> tuple[torch.Tensor | None, Any]:
         """Consume one padded frame; return the output that became ready (or None)."""
         raise NotImplementedError
 
     def step(
-        self, frame: torch.Tensor, state: StreamState | None = None, *, ends: Ends = "pad"
+        self,
+        frame: torch.Tensor,
+        state: StreamState | None = None,
+        *,
+        ends: Ends = "pad",
+        **inputs: torch.Tensor,
     ) -> tuple[torch.Tensor | None, StreamState]:
         """Feed one frame ``(B, C, H, W)``; returns ``(output or None, state)``.
 
         The output, when not ``None``, belongs to the frame ``future`` steps back. At the
         first frame (``state=None``) with ``ends="pad"`` the frame is also fed ``past``
-        extra times, so the first output belongs to the first frame.
+        extra times, so the first output belongs to the first frame. ``inputs`` are the
+        model's extra per-frame inputs, if it takes any (e.g. ``flow=``).
         """
         _check_ends(ends)
-        frame = check_image(type(self).__name__, "frame", frame, self.in_channels)
+        owner = type(self).__name__
+        frame = check_image(owner, "frame", frame, self.in_channels)
+        check_matches(owner, "frame", frame, next(self.parameters(), None))
         padded, size = pad_to_multiple(self._to_internal(frame), self.scale)
+        extras = self.prepare_inputs(inputs, frame)
         inner = None
         if state is None:
             if ends == "pad":
                 for _ in range(self.past):
-                    _, inner = self._advance(padded, inner)
+                    _, inner = self._advance(padded, inner, extras)
         else:
             if tuple(state.size) != tuple(size) or state.last.shape[0] != frame.shape[0]:
                 raise ValueError(
@@ -210,7 +240,7 @@ class StreamingDeblurModel(nn.Module):
                     f"{frame.shape[0]} and size {tuple(size)}"
                 )
             inner = state.inner
-        out, inner = self._advance(padded, inner)
+        out, inner = self._advance(padded, inner, extras)
         if out is not None:
             out = self._to_external(crop_to(out, size).to(frame.dtype))
         return out, StreamState(inner, padded, size)
@@ -224,7 +254,7 @@ class StreamingDeblurModel(nn.Module):
         if ends == "pad":
             inner = state.inner
             for _ in range(self.future):
-                out, inner = self._advance(state.last, inner)
+                out, inner = self._advance(state.last, inner, {})
                 if out is not None:
                     out = crop_to(out, state.size).to(state.last.dtype)
                     outs.append(self._to_external(out))
@@ -238,18 +268,29 @@ class StreamingDeblurModel(nn.Module):
         *,
         ends: Ends = "pad",
         final: bool = True,
+        **inputs: torch.Tensor,
     ) -> tuple[torch.Tensor, StreamState]:
         """Run a clip ``(B, T, C, H, W)``; returns ``(outputs (B, T', C_out, H, W), state)``.
 
         To process a long video in chunks, pass ``final=False`` and the returned state for
         every chunk but the last: the concatenated outputs equal one call on the whole video.
+        ``inputs`` are the model's extra per-frame inputs as clips ``(B, T, C, H', W')``.
         """
-        frames = check_clip(type(self).__name__, "frames", frames, self.in_channels)
+        owner = type(self).__name__
+        frames = check_clip(owner, "frames", frames, self.in_channels)
         if frames.shape[1] == 0:
-            raise ValueError(f"{type(self).__name__}: `frames` needs T >= 1, got T = 0")
+            raise ValueError(f"{owner}: `frames` needs T >= 1, got T = 0")
+        for name, value in inputs.items():
+            value = check_clip(owner, name, value)
+            if value.shape[:2] != frames.shape[:2]:
+                raise ValueError(
+                    f"{owner}: extra input `{name}` {shape_str(value.shape)} must have the batch "
+                    f"and length of `frames` {shape_str(frames.shape)}"
+                )
         outs = []
-        for frame in frames.unbind(1):
-            out, state = self.step(frame, state, ends=ends)
+        for t, frame in enumerate(frames.unbind(1)):
+            given = {name: value[:, t] for name, value in inputs.items()}
+            out, state = self.step(frame, state, ends=ends, **given)
             if out is not None:
                 outs.append(out)
         assert state is not None
@@ -267,20 +308,80 @@ class StreamingDeblurModel(nn.Module):
         return int(self.in_channels or 3)
 
 
-class RecurrentDeblurNet(StreamingDeblurModel):
-    """Causal recurrent video deblurring: ``L_t = Reconstructor(wrapped(B_t, state))``.
+def _first_parameter(module: nn.Module) -> torch.Tensor | None:
+    return next(module.parameters(), None)
 
-    Frames of any size are padded (replicate) to a multiple of ``reconstructor.scale`` and
-    the output is cropped back, so every input frame gets an output of its own size.
+
+def check_reconstructor(
+    owner: str, reconstructor: object, channels: int, wrapped: RecurrentCellWrapper
+) -> FrameReconstructor:
+    """Check that ``reconstructor`` decodes ``channels`` features of ``wrapped``'s stride.
+
+    It must be an ``nn.Module`` with the :class:`~rirn_layers.contracts.FrameReconstructor`
+    attributes, take ``channels`` input channels, upsample by the cell's measured stride,
+    and have its parameters on the device and dtype of the cell's.
+    """
+    if not isinstance(reconstructor, nn.Module):
+        raise TypeError(
+            f"{owner}: `reconstructor` must be an nn.Module, got {type(reconstructor).__name__}"
+        )
+    missing = [a for a in ("in_channels", "out_channels", "scale")
+               if not isinstance(getattr(reconstructor, a, None), int)]
+    if missing:
+        raise TypeError(
+            f"{owner}: `reconstructor` ({type(reconstructor).__name__}) needs int attributes "
+            f"in_channels, out_channels and scale; missing: {', '.join(missing)}"
+        )
+    if reconstructor.in_channels != channels:
+        raise ValueError(
+            f"{owner}: `reconstructor` takes {reconstructor.in_channels} channels but "
+            f"`wrapped` gives {channels}"
+        )
+    if wrapped.stride is None:
+        raise ValueError(
+            f"{owner}: the cell's features are not at an integer fraction of the frame size "
+            "(measured by the dry run of wrap_recurrent_cell), so no reconstructor can bring "
+            "them back to the frame size"
+        )
+    if reconstructor.scale != wrapped.stride:
+        raise ValueError(
+            f"{owner}: `reconstructor` upsamples x{reconstructor.scale} but the cell's features "
+            f"are at 1/{wrapped.stride} of the frame size; build it with scale={wrapped.stride}"
+        )
+    ours, theirs = _first_parameter(wrapped), _first_parameter(reconstructor)
+    if ours is not None and theirs is not None and (
+        ours.device != theirs.device or ours.dtype != theirs.dtype
+    ):
+        raise ValueError(
+            f"{owner}: `reconstructor` has parameters of {theirs.dtype} on {theirs.device} but "
+            f"the wrapped cell's are {ours.dtype} on {ours.device}; move one with .to()"
+        )
+    return cast(FrameReconstructor, reconstructor)
+
+
+class RecurrentDeblurNet(StreamingDeblurModel):
+    """Causal recurrent video deblurring: ``L_t = Reconstructor(wrapped(B_t, state).cat())``.
+
+    Frames of any size are padded (replicate) to a multiple of ``pad_multiple`` and the
+    output is cropped back, so every input frame gets an output of its own size. The cell's
+    extra inputs (:mod:`rirn_layers.cell_inputs`) are served here: the previous output is
+    fed back, given ones are passed with the frames (``model(frames, flow=flows)``) and
+    padded like them.
 
     Args:
         wrapped: the cell wrapped by :func:`~rirn_layers.wrap_recurrent_cell`.
-        reconstructor: maps ``wrapped.out_channels`` features back to a frame.
+        reconstructor: any :class:`~rirn_layers.contracts.FrameReconstructor` (e.g.
+            :class:`~rirn_layers.Reconstructor`) that takes ``wrapped.out_channels`` and
+            upsamples by the cell's stride ``wrapped.stride``.
+        pad_multiple: frame sizes are padded to a multiple of this; default
+            ``wrapped.pad_multiple`` (the cell's stride unless given at wrap time). Must be
+            a multiple of ``wrapped.pad_multiple``.
 
     Shape:
-        - ``step(frame, state)``: ``(B, C, H, W)`` -> ``(B, C_out, H, W)`` and the new state.
-        - ``forward(frames, state)``: ``(B, T, C, H, W)`` -> ``(B, T, C_out, H, W)`` and the
-          final state (pass it back in to continue a long video chunk by chunk).
+        - ``step(frame, state, **given)``: ``(B, C, H, W)`` -> ``(B, C_out, H, W)`` and the
+          new state.
+        - ``forward(frames, state, **given)``: ``(B, T, C, H, W)`` -> ``(B, T, C_out, H, W)``
+          and the final state (pass it back in to continue a long video chunk by chunk).
 
     Example:
         >>> from torch import nn
@@ -297,28 +398,88 @@ class RecurrentDeblurNet(StreamingDeblurModel):
         ...         f, h = self.rec(torch.cat((x, hidden), 1)).split([16, 8], 1)
         ...         return f, torch.tanh(h)
         >>> wrapped = wrap_recurrent_cell(Cell())
-        >>> rec = Reconstructor(wrapped.out_channels, scale=2, residual=True)
+        >>> rec = Reconstructor(wrapped.out_channels, scale=wrapped.stride, residual=True)
         >>> model = RecurrentDeblurNet(wrapped, rec)
         >>> restored, state = model(torch.rand(1, 4, 3, 30, 45))  # odd sizes are fine
         >>> restored.shape
         torch.Size([1, 4, 3, 30, 45])
     """
 
-    def __init__(self, wrapped: RecurrentCellWrapper, reconstructor: Reconstructor) -> None:
+    def __init__(
+        self,
+        wrapped: RecurrentCellWrapper,
+        reconstructor: FrameReconstructor,
+        *,
+        pad_multiple: int | None = None,
+    ) -> None:
         super().__init__()
-        if reconstructor.in_channels != wrapped.out_channels:
-            raise ValueError(
-                f"RecurrentDeblurNet: `reconstructor` takes {reconstructor.in_channels} "
-                f"channels but `wrapped` outputs {wrapped.out_channels}"
+        owner = "RecurrentDeblurNet"
+        if not isinstance(wrapped, RecurrentCellWrapper):
+            raise TypeError(
+                f"{owner}: `wrapped` must be a RecurrentCellWrapper (from wrap_recurrent_cell), "
+                f"got {type(wrapped).__name__}"
             )
         self.wrapped = wrapped
-        self.reconstructor = reconstructor
+        self.reconstructor = check_reconstructor(owner, reconstructor, wrapped.out_channels,
+                                                 wrapped)
         self.in_channels = wrapped.in_channels
-        self.scale = reconstructor.scale
+        self.scale = self._pad_multiple(pad_multiple)
+        self._check_extra_inputs()
 
-    def advance(self, frame: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        features, state = self.wrapped(frame, state)
-        return self.reconstructor(features, frame), state
+    def _pad_multiple(self, pad_multiple: object) -> int:
+        if pad_multiple is None:
+            return self.wrapped.pad_multiple
+        if isinstance(pad_multiple, bool) or not isinstance(pad_multiple, int) or (
+            pad_multiple < 1 or pad_multiple % self.wrapped.pad_multiple
+        ):
+            raise ValueError(
+                "RecurrentDeblurNet: `pad_multiple` must be a multiple of the cell's "
+                f"pad_multiple {self.wrapped.pad_multiple}, got {pad_multiple!r}"
+            )
+        return pad_multiple
+
+    def _check_extra_inputs(self) -> None:
+        inputs = self.wrapped.extra_inputs
+        for name in inputs.names("given"):
+            if self.scale % inputs.specs[name].scale:
+                raise ValueError(
+                    f"RecurrentDeblurNet: extra input `{name}` is at 1/{inputs.specs[name].scale}"
+                    f" of the frame size, which must divide the padding multiple {self.scale}"
+                )
+        out, given = self.reconstructor.out_channels, self.in_channels or 3  # the dry run's
+        if inputs.names("previous_output") and out != given:
+            raise ValueError(
+                "RecurrentDeblurNet: the cell takes the previous output, which starts as the "
+                f"first frame ({given} channels), but `reconstructor` outputs {out} channels"
+            )
+
+    def prepare_inputs(
+        self, inputs: dict[str, Any], frame: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Check each given input against the frame's size and pad it like the frame."""
+        specs = self.wrapped.extra_inputs.specs
+        padded = {}
+        for name, value in inputs.items():
+            spec = specs.get(name)
+            if spec is None or spec.source != "given" or not isinstance(value, torch.Tensor):
+                padded[name] = value  # the wrapper names what is wrong with it
+                continue
+            size = tuple(-(-s // spec.scale) for s in frame.shape[-2:])
+            value = check_image("RecurrentDeblurNet", name, value, spec.channels)
+            if tuple(value.shape[-2:]) != size:
+                raise ValueError(
+                    f"RecurrentDeblurNet: expected extra input `{name}` of size {size} (frame "
+                    f"{shape_str(frame.shape)} at 1/{spec.scale}), got {shape_str(value.shape)}"
+                )
+            padded[name] = pad_to_multiple(value, self.scale // spec.scale)[0]
+        return padded
+
+    def advance(
+        self, frame: torch.Tensor, state: Any, **inputs: torch.Tensor
+    ) -> tuple[torch.Tensor, Any]:
+        features, state = self.wrapped(frame, state, **inputs)
+        out = self.reconstructor(features.cat(), frame)
+        return out, self.wrapped.feed_output(state, out)
 
     def out_channels_hint(self) -> int:
         return self.reconstructor.out_channels

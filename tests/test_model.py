@@ -97,7 +97,7 @@ def test_state_dict_round_trip():
 def test_mismatched_reconstructor_and_state():
     torch.manual_seed(0)
     wrapped = wrap_recurrent_cell(TinyGRUCell())
-    with pytest.raises(ValueError, match="takes 10 channels but `wrapped` outputs 20"):
+    with pytest.raises(ValueError, match="takes 10 channels but `wrapped` gives 20"):
         RecurrentDeblurNet(wrapped, Reconstructor(10, scale=2))
     net = make_net()
     _, state = net(torch.rand(1, 2, 3, 8, 8))

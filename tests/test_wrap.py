@@ -38,8 +38,11 @@ def test_unroll_shapes(irm, atb, b, t, h, w):
     wrapped = make(irm=irm, atb=atb)
     outs, state = wrapped.unroll(torch.rand(b, t, 3, h, w))
     # TinyGRUCell: feature 6, hidden 4, stride 2 (odd sizes round up like the conv does)
+    size = ((h + 1) // 2, (w + 1) // 2)
     assert wrapped.out_channels == 6 + 4 + 6 * atb + 4 * irm
-    assert outs.shape == (b, t, wrapped.out_channels, (h + 1) // 2, (w + 1) // 2)
+    assert outs.cat().shape == (b, t, wrapped.out_channels, *size)
+    assert outs.feature.shape == (b, t, 6, *size) and outs.hidden.shape == (b, t, 4, *size)
+    assert (outs.blended is not None) == atb and (outs.memory is not None) == irm
     assert isinstance(state, RIRNState)
     assert (state.memory is not None) == irm and (state.blended is not None) == atb
 
@@ -65,10 +68,13 @@ def test_channel_inference_keeps_training_mode_and_rng():
     assert cell.training and torch.equal(after, torch.rand(1))
 
 
-def test_explicit_channels_skip_the_probe():
-    wrapped = wrap_recurrent_cell(OpaqueCell(), feature_channels=4, hidden_channels=2)
+def test_explicit_channels_are_checked_against_the_dry_run():
+    wrapped = wrap_recurrent_cell(OpaqueCell(), in_channels=7, feature_channels=4,
+                                  hidden_channels=2)
     outs, _ = wrapped.unroll(torch.rand(1, 2, 7, 5, 5))
-    assert outs.shape == (1, 2, 4 + 2 + 4 + 2, 5, 5)
+    assert outs.cat().shape == (1, 2, 4 + 2 + 4 + 2, 5, 5)
+    with pytest.raises(ValueError, match="`feature_channels` is 5 but the dry run found 4"):
+        wrap_recurrent_cell(OpaqueCell(), in_channels=7, feature_channels=5)
 
 
 def test_in_channels_keyword_lets_the_probe_run():
@@ -79,33 +85,39 @@ def test_in_channels_keyword_lets_the_probe_run():
 
 
 def test_failed_inference_says_what_to_pass():
-    with pytest.raises(TypeError, match="in_channels=.*feature_channels= and hidden_channels="):
+    pattern = r"zero frame \(1, 3, 32, 32\) with hidden=None.*9 channels.*pass in_channels="
+    with pytest.raises(TypeError, match=pattern):
         wrap_recurrent_cell(OpaqueCell())
 
 
 def test_different_feature_and_hidden_channels_with_lstm_tuple():
     wrapped = make(TinyLSTMCell)
     outs, state = wrapped.unroll(torch.rand(2, 3, 3, 6, 6))
-    assert outs.shape == (2, 3, 5 + 3 + 5 + 3, 6, 6)
+    assert outs.cat().shape == (2, 3, 5 + 3 + 5 + 3, 6, 6)
     h, _ = state.hidden
-    torch.testing.assert_close(outs[:, -1, 5:8], h)  # IRM tracks hidden[0] = h
+    assert torch.equal(outs.hidden[:, -1], h)  # IRM tracks the first tensor, h of (h, c)
     assert state.memory.shape == h.shape
 
 
-def test_hidden_index_selects_the_lstm_cell_state():
-    wrapped = make(TinyLSTMCell, hidden_index=1)
+def test_tracked_selects_the_lstm_cell_state():
+    wrapped = make(TinyLSTMCell, tracked=1)
     outs, state = wrapped.unroll(torch.rand(1, 2, 3, 4, 4))
-    torch.testing.assert_close(outs[:, -1, 5:8], state.hidden[1])
-    with pytest.raises(ValueError, match="hidden_index"):
-        make(TinyLSTMCell, hidden_index=2, feature_channels=5, hidden_channels=3)(
-            torch.rand(1, 3, 4, 4)
-        )
+    assert torch.equal(outs.hidden[:, -1], state.hidden[1])
+    with pytest.raises(ValueError, match=r"`tracked` step 2 does not exist.*\(tensor"):
+        make(TinyLSTMCell, tracked=2)
+
+
+def test_hidden_index_still_works_but_is_deprecated():
+    with pytest.warns(DeprecationWarning, match="tracked="):
+        wrapped = make(TinyLSTMCell, hidden_index=1)
+    outs, state = wrapped.unroll(torch.rand(1, 2, 3, 4, 4))
+    assert torch.equal(outs.hidden[:, -1], state.hidden[1])
 
 
 def test_mismatched_spatial_sizes_are_rejected():
-    wrapped = wrap_recurrent_cell(MismatchedCell(), feature_channels=4, hidden_channels=2)
-    with pytest.raises(ValueError, match=r"spatial size.*\(1, 4, 4, 4\).*\(1, 2, 8, 8\)"):
-        wrapped(torch.rand(1, 3, 8, 8))
+    pattern = r"feature \(1, 4, 16, 16\) and tracked hidden state \(1, 2, 32, 32\) differ"
+    with pytest.raises(ValueError, match=pattern):
+        wrap_recurrent_cell(MismatchedCell())
 
 
 # -- the wrapper computes eq. 1-4 ---------------------------------------------------------
@@ -118,7 +130,9 @@ def test_output_is_f_h_blended_memory_in_order():
         f, hidden = wrapped.cell(frames[:, t], hidden)
         blended = wrapped.atb(f, blended)
         memory = wrapped.irm(hidden, memory)
-        torch.testing.assert_close(outs[:, t], torch.cat((f, hidden, blended, memory), 1))
+        torch.testing.assert_close(outs.cat()[:, t], torch.cat((f, hidden, blended, memory), 1))
+        for part, value in zip(outs, (f, hidden, blended, memory), strict=True):
+            torch.testing.assert_close(part[:, t], value)
 
 
 def test_bare_wrapper_is_the_cell_plus_concatenation():
@@ -132,14 +146,14 @@ def test_bare_wrapper_is_the_cell_plus_concatenation():
     hidden = None
     for t in range(3):
         f, hidden = wrapped.cell(frames[:, t], hidden)
-        torch.testing.assert_close(outs[:, t], torch.cat((f, hidden), 1))
+        torch.testing.assert_close(outs.cat()[:, t], torch.cat((f, hidden), 1))
 
 
 def test_custom_blend_and_memory_modules():
     wrapped = make(atb=DynamicTemporalBlend(6), irm=InnerRecurrence(4))
     assert isinstance(wrapped.atb, DynamicTemporalBlend)
     outs, _ = wrapped.unroll(torch.rand(1, 2, 3, 8, 8))
-    assert outs.shape[2] == wrapped.out_channels == 20
+    assert outs.cat().shape[2] == wrapped.out_channels == 20
     with pytest.raises(TypeError, match="`atb` must be a bool or an nn.Module"):
         make(atb="dtb")
 
@@ -151,8 +165,7 @@ def test_causal(irm, atb):
     frames = torch.rand(1, 5, 3, 8, 8)
     changed = frames.clone()
     changed[:, 3:] = torch.rand(1, 2, 3, 8, 8)
-    a, _ = wrapped.unroll(frames)
-    b, _ = wrapped.unroll(changed)
+    a, b = wrapped.unroll(frames)[0].cat(), wrapped.unroll(changed)[0].cat()
     torch.testing.assert_close(a[:, :3], b[:, :3], rtol=0, atol=0)
     assert not torch.allclose(a[:, 3:], b[:, 3:])
 
@@ -166,7 +179,7 @@ def test_chunked_unroll_equals_whole(cell_cls, t, data):
     whole, whole_state = wrapped.unroll(frames)
     first, state = wrapped.unroll(frames[:, :split])
     second, state = wrapped.unroll(frames[:, split:], state)
-    torch.testing.assert_close(torch.cat((first, second), 1), whole)
+    torch.testing.assert_close(torch.cat((first.cat(), second.cat()), 1), whole.cat())
     torch.testing.assert_close(state.memory, whole_state.memory)
 
 
@@ -177,14 +190,12 @@ def test_frame_by_frame_equals_unroll():
     state = None
     for t in range(4):
         out, state = wrapped(frames[:, t], state)
-        torch.testing.assert_close(out, whole[:, t])
+        torch.testing.assert_close(out.cat(), whole.cat()[:, t])
 
 
 def test_seeded_determinism():
     frames = torch.rand(1, 3, 3, 8, 8)
-    a, _ = make(seed=5).unroll(frames)
-    b, _ = make(seed=5).unroll(frames)
-    c, _ = make(seed=6).unroll(frames)
+    a, b, c = (make(seed=s).unroll(frames)[0].cat() for s in (5, 5, 6))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -194,7 +205,7 @@ def test_seeded_determinism():
 def test_gradients_reach_every_parameter(cell_cls):
     wrapped = make(cell_cls)
     outs, _ = wrapped.unroll(torch.rand(2, 4, 3, 8, 8))
-    outs.square().mean().backward()
+    outs.cat().square().mean().backward()
     for name, p in wrapped.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
@@ -207,11 +218,11 @@ def test_detach_state_cuts_the_graph():
     assert isinstance(detached, RIRNState) and isinstance(detached.hidden, tuple)
     assert all(not t.requires_grad for t in (*detached.hidden, detached.memory, detached.blended))
     outs, _ = wrapped.unroll(frames[:, 2:], detached)
-    outs.sum().backward()  # would fail twice through a freed graph without detaching
+    outs.cat().sum().backward()  # would fail twice through a freed graph without detaching
     first = {n: p.grad.clone() for n, p in wrapped.named_parameters()}
     wrapped.zero_grad()
     outs, _ = wrapped.unroll(frames[:, 2:], detached)
-    outs.sum().backward()
+    outs.cat().sum().backward()
     for n, p in wrapped.named_parameters():
         torch.testing.assert_close(p.grad, first[n])
 
@@ -271,7 +282,7 @@ def test_not_a_module():
 def test_float64():
     wrapped = make().double()
     outs, _ = wrapped.unroll(torch.rand(1, 2, 3, 8, 8, dtype=torch.float64))
-    assert outs.dtype == torch.float64
+    assert outs.cat().dtype == torch.float64
 
 
 def test_layers_follow_the_cells_dtype():
@@ -286,7 +297,7 @@ def test_bfloat16_autocast_close_to_float32():
     ref, _ = wrapped.unroll(frames)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out, _ = wrapped.unroll(frames)
-    torch.testing.assert_close(out.float(), ref, rtol=5e-2, atol=5e-2)
+    torch.testing.assert_close(out.cat().float(), ref.cat(), rtol=5e-2, atol=5e-2)
 
 
 def test_channels_last_matches_contiguous():
@@ -297,8 +308,8 @@ def test_channels_last_matches_contiguous():
     state, outs = None, []
     for t in range(3):
         out, state = wrapped(frames[:, t].contiguous(memory_format=torch.channels_last), state)
-        outs.append(out)
-    torch.testing.assert_close(torch.stack(outs, 1), ref, rtol=1e-4, atol=1e-5)
+        outs.append(out.cat())
+    torch.testing.assert_close(torch.stack(outs, 1), ref.cat(), rtol=1e-4, atol=1e-5)
 
 
 def test_inference_mode():
@@ -307,14 +318,14 @@ def test_inference_mode():
     ref, _ = wrapped.unroll(frames)
     with torch.inference_mode():
         out, _ = wrapped.unroll(frames)
-    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(out.cat(), ref.cat())
 
 
 def test_state_dict_round_trip():
     a, b = make(TinyLSTMCell, seed=0), make(TinyLSTMCell, seed=1)
     b.load_state_dict(a.state_dict())
     frames = torch.rand(1, 3, 3, 6, 6)
-    torch.testing.assert_close(a.unroll(frames)[0], b.unroll(frames)[0])
+    torch.testing.assert_close(a.unroll(frames)[0].cat(), b.unroll(frames)[0].cat())
     keys = set(a.state_dict())
     assert any(k.startswith("irm.") for k in keys) and any(k.startswith("atb.") for k in keys)
 
@@ -335,7 +346,7 @@ def test_compiled_step_matches_eager():
     for t in range(3):
         out_e, state_e = wrapped(frames[:, t], state_e)
         out_c, state_c = compiled(frames[:, t], state_c)
-        torch.testing.assert_close(out_c, out_e, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(out_c.cat(), out_e.cat(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -345,7 +356,7 @@ def test_cuda_fp16_autocast_and_channels_last_close_to_float32():
     ref, _ = wrapped.unroll(frames)
     with torch.autocast("cuda", dtype=torch.float16):
         out, _ = wrapped.unroll(frames)
-    torch.testing.assert_close(out.float(), ref, rtol=1e-2, atol=1e-2)
+    torch.testing.assert_close(out.cat().float(), ref.cat(), rtol=1e-2, atol=1e-2)
 
 
 class PixelGRUCell(torch.nn.Module):
@@ -371,9 +382,9 @@ def test_foreign_gru_cell_plugged_in():
     assert (wrapped.feature_channels, wrapped.hidden_channels) == (5, 5)
     frames = torch.rand(2, 4, 3, 5, 6)
     outs, _ = wrapped.unroll(frames)
-    assert outs.shape == (2, 4, 20, 5, 6)
-    # the cell's own output is untouched: the first 5 channels are the GRU's hidden state
+    assert outs.cat().shape == (2, 4, 20, 5, 6)
+    # the cell's own output is untouched: the feature is the GRU's hidden state
     h = None
     for t in range(4):
         h, _ = wrapped.cell(frames[:, t], h)
-    torch.testing.assert_close(outs[:, -1, :5], h)
+    torch.testing.assert_close(outs.feature[:, -1], h)

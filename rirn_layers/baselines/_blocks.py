@@ -29,7 +29,12 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
+from rirn_layers.contracts import PARTS
 from rirn_layers.layers.common import ResBlock, conv
+
+#: Side of the zero frame of :func:`~rirn_layers.wrap_recurrent_cell`'s dry run for the
+#: baselines: every baseline cell takes 16 x 16 frames, and the dry run stays cheap.
+PROBE_SIZE = 16
 
 __all__ = [
     "UpsamplingReconstructor",
@@ -218,3 +223,8 @@ class UpsamplingReconstructor(nn.Module):
             f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
             f"scale={self.scale}, residual={self.residual}"
         )
+
+
+def decoded_parts(decode_hidden: bool) -> tuple[str, ...]:
+    """The wrapper's parts a decoder reads: ``f_t, f~_t, h~_t``, and ``h_t`` if asked."""
+    return PARTS if decode_hidden else ("feature", "blended", "memory")

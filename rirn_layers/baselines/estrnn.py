@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import shape_str
-from rirn_layers.baselines._blocks import check_bool, check_int
+from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
 from rirn_layers.baselines.rdb import (
     Activation,
     ESTRNNReconstructor,
@@ -62,8 +62,9 @@ from rirn_layers.baselines.rdb import (
     check_activation,
     features_of,
 )
+from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.layers.gsa import GlobalSpatioTemporalAttention
-from rirn_layers.model import StreamingDeblurModel
+from rirn_layers.model import StreamingDeblurModel, check_reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
 
 __all__ = ["ESTRNN", "ESTRNNState", "build_estrnn"]
@@ -74,14 +75,20 @@ class ESTRNNState(NamedTuple):
 
     Attributes:
         frames: the last (up to ``past + 1 + future``) padded input frames, oldest first.
-        features: for the same frames, the cell feature ``f_t`` followed by the add-ons'
-            outputs (``f~_t``, ``h~_t``; none bare), ``(B, C_f + C_extra, H/4, W/4)``.
+        features: for the same frames, the cell feature ``f_t`` ``(B, C_f, H/4, W/4)``.
         rirn: the wrapped cell's :class:`~rirn_layers.RIRNState`.
+        addons: for the same frames, the add-ons' outputs ``cat(f~_t, h~_t)`` (those
+            present); empty for the bare model.
     """
 
     frames: tuple[torch.Tensor, ...]
     features: tuple[torch.Tensor, ...]
     rirn: RIRNState | None
+    addons: tuple[torch.Tensor, ...] = ()
+
+
+def _has_addons(wrapped: RecurrentCellWrapper) -> bool:
+    return wrapped.irm is not None or wrapped.atb is not None
 
 
 class ESTRNN(StreamingDeblurModel):
@@ -96,9 +103,9 @@ class ESTRNN(StreamingDeblurModel):
             contract) wrapped by :func:`~rirn_layers.wrap_recurrent_cell`.
         gsa: a :class:`~rirn_layers.GlobalSpatioTemporalAttention` over
             ``wrapped.feature_channels`` channels; its ``past``/``future`` set the window.
-        reconstructor: any module with ``in_channels``, ``out_channels``, ``scale`` and
-            ``forward(features, frame)``, reading ``gsa.out_channels`` plus the add-ons'
-            channels (``wrapped.out_channels - feature_channels - hidden_channels``).
+        reconstructor: any :class:`~rirn_layers.contracts.FrameReconstructor` reading
+            ``gsa.out_channels`` plus the add-ons' channels
+            (``wrapped.channels("blended", "memory")``).
 
     Shape:
         - ``forward(frames)``: ``(B, T, C, H, W)`` -> ``(B, T, 3, H, W)`` (``ends="pad"``)
@@ -116,7 +123,7 @@ class ESTRNN(StreamingDeblurModel):
         self,
         wrapped: RecurrentCellWrapper,
         gsa: GlobalSpatioTemporalAttention,
-        reconstructor: nn.Module,
+        reconstructor: FrameReconstructor,
     ) -> None:
         super().__init__()
         if gsa.channels != wrapped.feature_channels:
@@ -124,27 +131,15 @@ class ESTRNN(StreamingDeblurModel):
                 f"ESTRNN: `gsa` fuses {gsa.channels} channels but the cell feature has "
                 f"{wrapped.feature_channels}"
             )
-        extra = wrapped.out_channels - wrapped.feature_channels - wrapped.hidden_channels
-        if reconstructor.in_channels != gsa.out_channels + extra:
-            raise ValueError(
-                f"ESTRNN: `reconstructor` takes {reconstructor.in_channels} channels but GSA "
-                f"gives {gsa.out_channels} and the add-ons {extra}"
-            )
+        extra = wrapped.channels("blended", "memory") if _has_addons(wrapped) else 0
+        check_reconstructor("ESTRNN", reconstructor, gsa.out_channels + extra, wrapped)
         self.wrapped = wrapped
         self.gsa = gsa
         self.reconstructor = reconstructor
         self.in_channels = wrapped.in_channels
-        self.scale = int(reconstructor.scale)
+        self.scale = wrapped.pad_multiple
         self.past = gsa.past
         self.future = gsa.future
-
-    def _frame_features(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Drop ``h_t`` from the wrapper's ``cat(f_t, h_t, f~_t, h~_t)``."""
-        f, h = self.wrapped.feature_channels, self.wrapped.hidden_channels
-        if outputs.shape[1] == f + h:
-            return outputs[:, :f]
-        feature, _, extra = outputs.split([f, h, outputs.shape[1] - f - h], dim=1)
-        return torch.cat((feature, extra), dim=1)
 
     def advance(
         self, frame: torch.Tensor, state: ESTRNNState | None
@@ -164,15 +159,16 @@ class ESTRNN(StreamingDeblurModel):
         outputs, rirn = self.wrapped(frame, state.rirn)
         window = self.past + 1 + self.future
         frames = (*state.frames, frame)[-window:]
-        features = (*state.features, self._frame_features(outputs))[-window:]
-        state = ESTRNNState(frames, features, rirn)
+        features = (*state.features, outputs.feature)[-window:]
+        addons = state.addons
+        if _has_addons(self.wrapped):
+            addons = (*addons, outputs.cat("blended", "memory"))[-window:]
+        state = ESTRNNState(frames, features, rirn, addons)
         if len(features) < window:
             return None, state
-        f = self.wrapped.feature_channels
-        fused = self.gsa(torch.stack([x[:, :f] for x in features], dim=1))
-        center = features[self.past]
-        if center.shape[1] > f:
-            fused = torch.cat((fused, center[:, f:]), dim=1)
+        fused = self.gsa(torch.stack(features, dim=1))
+        if addons:
+            fused = torch.cat((fused, addons[self.past]), dim=1)
         return self.reconstructor(fused, frames[self.past]), state
 
     def out_channels_hint(self) -> int:
@@ -226,10 +222,10 @@ def build_estrnn(
     check_activation("build_estrnn", activation)
     factory: dict[str, Any] = {"device": device, "dtype": dtype}
     cell = RDBCell(blocks=blocks, channels=channels, activation=activation, **factory)
-    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb)
+    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb, probe_size=PROBE_SIZE)
     gsa = GlobalSpatioTemporalAttention(
         channels, past, future, activation=activation, **factory
     )
-    extra = wrapped.out_channels - wrapped.feature_channels - wrapped.hidden_channels
+    extra = wrapped.channels("blended", "memory") if _has_addons(wrapped) else 0
     head = ESTRNNReconstructor(gsa.out_channels + extra, features=n, **factory)
     return ESTRNN(wrapped, gsa, head)

@@ -60,6 +60,7 @@ from torch import nn
 
 from rirn_layers._checks import check_image
 from rirn_layers.baselines._blocks import (
+    PROBE_SIZE,
     UpsamplingReconstructor,
     check_bool,
     check_channels,
@@ -258,7 +259,7 @@ def _build(
     blend: bool | nn.Module = bool(atb)
     if dtb:  # RIRN's fig. 4 / 6 comparison: the sum-to-one blend in ATB's place
         blend = DynamicTemporalBlend(cell.feature_channels, device=device, dtype=dtype)
-    wrapped = wrap_recurrent_cell(cell, irm=bool(irm), atb=blend)
+    wrapped = wrap_recurrent_cell(cell, irm=bool(irm), atb=blend, probe_size=PROBE_SIZE)
     reconstructor = UpsamplingReconstructor(
         wrapped.out_channels,
         cell.in_channels,
@@ -267,7 +268,7 @@ def _build(
         device=device,
         dtype=dtype,
     )
-    return RecurrentDeblurNet(wrapped, reconstructor)  # type: ignore[arg-type]
+    return RecurrentDeblurNet(wrapped, reconstructor)
 
 
 def build_gru(

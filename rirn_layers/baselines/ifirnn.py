@@ -74,6 +74,7 @@ from torch import nn
 
 from rirn_layers._checks import check_clip, check_image
 from rirn_layers.baselines._blocks import (
+    PROBE_SIZE,
     UpsamplingReconstructor,
     check_bool,
     check_channels,
@@ -81,11 +82,13 @@ from rirn_layers.baselines._blocks import (
     check_int,
     check_multiple,
     check_state,
+    decoded_parts,
     frame_encoder,
     hidden_head,
 )
+from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.layers.common import ResBlock
-from rirn_layers.model import Ends, StreamingDeblurModel, StreamState
+from rirn_layers.model import Ends, StreamingDeblurModel, StreamState, check_reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
 
 __all__ = [
@@ -357,9 +360,9 @@ class IFIRNN(StreamingDeblurModel):
 
     Args:
         wrapped: an :class:`IFIRNNCell` wrapped by :func:`~rirn_layers.wrap_recurrent_cell`.
-        reconstructor: ``F_L``, any module with ``in_channels``, ``out_channels``, ``scale``
-            and ``forward(features, frame)``, reading ``wrapped.out_channels`` channels, or
-            ``wrapped.out_channels - wrapped.hidden_channels`` with ``decode_hidden=False``.
+        reconstructor: ``F_L``, any :class:`~rirn_layers.contracts.FrameReconstructor`
+            reading ``wrapped.channels("feature", "blended", "memory")`` channels, or
+            ``wrapped.out_channels`` (``h_t`` too) with ``decode_hidden=True``.
         decode_hidden: feed the hidden state ``h_t`` to the reconstructor too.
         tau: target average iteration ratio of ``L_reg`` (0.75).
         regularization_weight: ``lambda`` of ``L_total = L_content + lambda L_reg`` (10).
@@ -381,7 +384,7 @@ class IFIRNN(StreamingDeblurModel):
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
-        reconstructor: nn.Module,
+        reconstructor: FrameReconstructor,
         *,
         decode_hidden: bool = False,
         tau: float = 0.75,
@@ -397,31 +400,20 @@ class IFIRNN(StreamingDeblurModel):
         self.regularization_weight = check_float(
             "IFIRNN", "regularization_weight", regularization_weight, 0.0
         )
-        decoded = wrapped.out_channels - (0 if decode_hidden else wrapped.hidden_channels)
-        if reconstructor.in_channels != decoded:
-            raise ValueError(
-                f"IFIRNN: `reconstructor` takes {reconstructor.in_channels} channels but the "
-                f"wrapped cell gives {decoded} (decode_hidden={decode_hidden})"
-            )
+        self.parts = decoded_parts(decode_hidden)
+        check_reconstructor("IFIRNN", reconstructor, wrapped.channels(*self.parts), wrapped)
         self.wrapped = wrapped
         self.reconstructor = reconstructor
         self.in_channels = wrapped.in_channels
-        self.scale = int(reconstructor.scale)
+        self.scale = wrapped.pad_multiple
         self.decode_hidden = decode_hidden
 
     @property
     def cell(self) -> IFIRNNCell:
         """The wrapped :class:`IFIRNNCell`."""
-        return self.wrapped.cell  # type: ignore[return-value]
-
-    def _decoded(self, features: torch.Tensor) -> torch.Tensor:
-        """Drop ``h_t`` (channels after ``f_t``) from the wrapper's output if not decoded."""
-        if self.decode_hidden:
-            return features
-        f = self.wrapped.feature_channels
-        h = self.wrapped.hidden_channels
-        feature, _, extra = features.split([f, h, features.shape[1] - f - h], dim=1)
-        return torch.cat((feature, extra), dim=1)
+        cell = self.wrapped.cell
+        assert isinstance(cell, IFIRNNCell)
+        return cell
 
     def advance(
         self, frame: torch.Tensor, state: IFIRNNState | None
@@ -429,7 +421,7 @@ class IFIRNN(StreamingDeblurModel):
         rirn = None if state is None else state.rirn
         gates = () if state is None else tuple(state.gates)
         features, rirn = self.wrapped(frame, rirn)
-        out = self.reconstructor(self._decoded(features), frame)
+        out = self.reconstructor(features.cat(*self.parts), frame)
         if self.training and self.cell.gate is not None:
             gates = (*gates, rirn.hidden[1])
         return out, IFIRNNState(rirn, gates)
@@ -547,10 +539,12 @@ def build_ifirnn(
         gate_features=gate_features,
         **factory,
     )
-    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb)
-    decoded = wrapped.out_channels - (0 if decode_hidden else wrapped.hidden_channels)
+    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb, probe_size=PROBE_SIZE)
     reconstructor = UpsamplingReconstructor(
-        decoded, widths=(cell.channels[1], cell.channels[0]), residual=residual, **factory
+        wrapped.channels(*decoded_parts(decode_hidden)),
+        widths=(cell.channels[1], cell.channels[0]),
+        residual=residual,
+        **factory,
     )
     return IFIRNN(
         wrapped,

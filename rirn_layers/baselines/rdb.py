@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
-from rirn_layers.baselines._blocks import check_bool, check_int
+from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
 from rirn_layers.layers.common import conv
 from rirn_layers.model import RecurrentDeblurNet
 from rirn_layers.wrap import wrap_recurrent_cell
@@ -364,6 +364,6 @@ def build_rdbn(
     check_activation("build_rdbn", activation)
     cell = RDBCell(blocks=blocks, channels=channels, activation=activation, device=device,
                    dtype=dtype)
-    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb)
+    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb, probe_size=PROBE_SIZE)
     head = ESTRNNReconstructor(wrapped.out_channels, features=n, device=device, dtype=dtype)
     return RecurrentDeblurNet(wrapped, head)

@@ -74,9 +74,10 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
-from rirn_layers.baselines._blocks import check_bool, check_int
+from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
 from rirn_layers.baselines.fac import FilterAdaptiveConv
-from rirn_layers.model import StreamingDeblurModel
+from rirn_layers.contracts import FrameReconstructor
+from rirn_layers.model import StreamingDeblurModel, check_reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
 
 __all__ = ["STFAN", "STFANCell", "STFANDecoder", "STFANState", "build_stfan"]
@@ -408,8 +409,8 @@ class STFAN(StreamingDeblurModel):
 
     Args:
         wrapped: a :class:`STFANCell` wrapped by :func:`~rirn_layers.wrap_recurrent_cell`.
-        reconstructor: a :class:`STFANDecoder` (or any module with ``in_channels``,
-            ``out_channels``, ``scale`` and ``forward(features, frame)``) reading
+        reconstructor: a :class:`STFANDecoder` (or any
+            :class:`~rirn_layers.contracts.FrameReconstructor`) reading
             ``wrapped.out_channels`` channels and returning 3.
         clamp_feedback: clamp ``L_{t-1}`` to ``[0, 1]`` before feeding it back (STFAN).
 
@@ -428,7 +429,7 @@ class STFAN(StreamingDeblurModel):
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
-        reconstructor: nn.Module,
+        reconstructor: FrameReconstructor,
         *,
         clamp_feedback: bool = True,
     ) -> None:
@@ -439,11 +440,7 @@ class STFAN(StreamingDeblurModel):
                 f"STFAN: `wrapped` must take the 9-channel cat(B_t, B_(t-1), L_(t-1)), "
                 f"got in_channels={wrapped.in_channels}"
             )
-        if reconstructor.in_channels != wrapped.out_channels:
-            raise ValueError(
-                f"STFAN: `reconstructor` takes {reconstructor.in_channels} channels but "
-                f"`wrapped` outputs {wrapped.out_channels}"
-            )
+        check_reconstructor("STFAN", reconstructor, wrapped.out_channels, wrapped)
         if reconstructor.out_channels != 3:
             raise ValueError(
                 f"STFAN: `reconstructor` must output 3 channels (the frame it feeds back), "
@@ -452,7 +449,7 @@ class STFAN(StreamingDeblurModel):
         self.wrapped = wrapped
         self.reconstructor = reconstructor
         self.in_channels = 3
-        self.scale = int(reconstructor.scale)
+        self.scale = wrapped.pad_multiple
         self.clamp_feedback = clamp_feedback
 
     def advance(
@@ -464,7 +461,7 @@ class STFAN(StreamingDeblurModel):
             previous_frame, previous_output, rirn = state
         stacked = torch.cat((frame, previous_frame, previous_output), dim=1)
         features, rirn = self.wrapped(stacked, rirn)
-        out = self.reconstructor(features, frame)
+        out = self.reconstructor(features.cat(), frame)
         feedback = out.clamp(0.0, 1.0) if self.clamp_feedback else out
         return out, STFANState(frame, feedback, rirn)
 
@@ -521,7 +518,7 @@ def build_stfan(
         negative_slope=negative_slope,
         **factory,
     )
-    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb)
+    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb, probe_size=PROBE_SIZE)
     decoder = STFANDecoder(
         wrapped.out_channels,
         channels=chans[:2],

@@ -87,10 +87,11 @@ import torch
 from torch import nn
 
 from rirn_layers._checks import check_image, shape_str
-from rirn_layers.baselines._blocks import check_bool, check_int
+from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int, decoded_parts
+from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.layers.common import conv
 from rirn_layers.layers.dtb import DynamicTemporalBlend
-from rirn_layers.model import StreamingDeblurModel
+from rirn_layers.model import StreamingDeblurModel, check_reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
 
 __all__ = ["STRCNN", "STRCNNCell", "STRCNNReconstructor", "STRCNNState", "build_strcnn"]
@@ -307,10 +308,10 @@ class STRCNN(StreamingDeblurModel):
     Args:
         wrapped: a :class:`STRCNNCell` wrapped by :func:`~rirn_layers.wrap_recurrent_cell`
             (its ``in_channels`` must be ``3 * (past + 1 + future)``).
-        reconstructor: a :class:`STRCNNReconstructor` (or any module with ``in_channels``,
-            ``out_channels``, ``scale`` and ``forward(features, frame)``) reading
-            ``wrapped.out_channels`` channels, or ``wrapped.out_channels -
-            wrapped.hidden_channels`` with ``decode_hidden=False``.
+        reconstructor: a :class:`STRCNNReconstructor` (or any
+            :class:`~rirn_layers.contracts.FrameReconstructor`) reading
+            ``wrapped.channels("feature", "blended", "memory")`` channels, or
+            ``wrapped.out_channels`` (``F_n`` too) with ``decode_hidden=True``.
         past: frames before the output frame in the window.
         future: frames after the output frame in the window.
         decode_hidden: feed the cell's hidden state ``F_n`` to the reconstructor too.
@@ -331,7 +332,7 @@ class STRCNN(StreamingDeblurModel):
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
-        reconstructor: nn.Module,
+        reconstructor: FrameReconstructor,
         *,
         past: int = 2,
         future: int = 2,
@@ -347,28 +348,15 @@ class STRCNN(StreamingDeblurModel):
                 f"STRCNN: `wrapped` takes {wrapped.in_channels} channels but a window of "
                 f"{window} RGB frames (past={past}, future={future}) has {3 * window}"
             )
-        decoded = wrapped.out_channels - (0 if decode_hidden else wrapped.hidden_channels)
-        if reconstructor.in_channels != decoded:
-            raise ValueError(
-                f"STRCNN: `reconstructor` takes {reconstructor.in_channels} channels but "
-                f"the wrapped cell gives {decoded} (decode_hidden={decode_hidden})"
-            )
+        self.parts = decoded_parts(decode_hidden)
+        check_reconstructor("STRCNN", reconstructor, wrapped.channels(*self.parts), wrapped)
         self.wrapped = wrapped
         self.reconstructor = reconstructor
         self.in_channels = 3
-        self.scale = int(reconstructor.scale)
+        self.scale = wrapped.pad_multiple
         self.past = past
         self.future = future
         self.decode_hidden = decode_hidden
-
-    def _decoded(self, features: torch.Tensor) -> torch.Tensor:
-        """Drop ``F_n`` (channels after ``f_t``) from the wrapper's output if not decoded."""
-        if self.decode_hidden:
-            return features
-        f = self.wrapped.feature_channels
-        h = self.wrapped.hidden_channels
-        feature, _, extra = features.split([f, h, features.shape[1] - f - h], dim=1)
-        return torch.cat((feature, extra), dim=1)
 
     def advance(
         self, frame: torch.Tensor, state: STRCNNState | None
@@ -380,7 +368,7 @@ class STRCNN(StreamingDeblurModel):
         if len(frames) < window:
             return None, STRCNNState(frames, rirn)
         features, rirn = self.wrapped(torch.cat(frames, dim=1), rirn)
-        out = self.reconstructor(self._decoded(features), frames[self.past])
+        out = self.reconstructor(features.cat(*self.parts), frames[self.past])
         return out, STRCNNState(frames, rirn)
 
     def out_channels_hint(self) -> int:
@@ -450,7 +438,7 @@ def build_strcnn(
         device=device,
         dtype=dtype,
     )
-    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb)
-    decoded = wrapped.out_channels - (0 if decode_hidden else wrapped.hidden_channels)
+    wrapped = wrap_recurrent_cell(cell, irm=irm, atb=atb, probe_size=PROBE_SIZE)
+    decoded = wrapped.channels(*decoded_parts(decode_hidden))
     reconstructor = STRCNNReconstructor(decoded, mid_channels=channels, device=device, dtype=dtype)
     return STRCNN(wrapped, reconstructor, past=past, future=future, decode_hidden=decode_hidden)

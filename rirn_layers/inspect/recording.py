@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from rirn_layers.contracts import CellFeatures
 from rirn_layers.layers.atb import AdaptiveTemporalBlend
 from rirn_layers.layers.dtb import DynamicTemporalBlend
 from rirn_layers.layers.irm import InnerRecurrence
@@ -157,14 +158,11 @@ def _check_kinds(what: str | Iterable[str]) -> tuple[str, ...]:
 
 def _hook_wrapper(rec: Recording, name: str, module: RecurrentCellWrapper) -> list:
     def hook(mod: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        out, state = output
+        features: CellFeatures = output[0]
         if rec._wants("feature"):
-            rec._add(name, "feature", out[:, : mod.feature_channels])
+            rec._add(name, "feature", features.feature)
         if rec._wants("hidden"):
-            hidden = state.hidden
-            if isinstance(hidden, (tuple, list)):
-                hidden = hidden[mod.hidden_index]
-            rec._add(name, "hidden", hidden)
+            rec._add(name, "hidden", features.hidden)
 
     return [module.register_forward_hook(hook, with_kwargs=True)]
 
