@@ -8,6 +8,10 @@ mirrors it: a video file, or a folder with the same file names. Any resolution (
 the model's multiple and cropped back), every frame out, constant memory whatever the
 length (the recurrent state is carried through the whole video), CUDA if present
 (``--half`` for fp16). Nothing is written unless the whole video succeeds.
+
+Any checkpoint of ``train_gru_rirn.py`` opens with no flag naming the model, a zoo model's
+or your own trained with ``--builder`` (whose module is then imported: only open checkpoints
+whose builder module you trust).
 """
 
 from __future__ import annotations

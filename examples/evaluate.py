@@ -9,6 +9,10 @@ frame then averaged, SSIM with an 11x11 Gaussian window (sigma 1.5). With ``--en
 (default) every frame is scored; ``--ends drop`` drops the frames a look-ahead model lacks
 context for (the first ``past`` and last ``future`` of each sequence: ESTRNN's protocol).
 The table reports the mean over frames and the mean over sequences.
+
+Any checkpoint of ``train_gru_rirn.py`` opens with no flag naming the model, a zoo model's
+or your own trained with ``--builder`` (whose module is then imported: only open checkpoints
+whose builder module you trust).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from rirn_layers.inspect import (
     weight_sums,
 )
 from rirn_layers.train import model_from_checkpoint
+from rirn_layers.train.builders import model_name
 from rirn_layers.train.metrics import psnr
 
 KINDS = ("hidden", "memory", "previous", "feature", "blended", "weights")
@@ -67,9 +68,18 @@ class Run:
         return stacked[0, self.offset : self.offset + frames]
 
 
-def model_label(config: dict[str, Any]) -> str:
-    parts = [str(config.get("name", "model")).upper()]
-    parts += [k.upper() for k in ("irm", "atb", "dtb") if config.get(k)]
+def model_label(config: dict[str, Any], found: dict[str, str]) -> str:
+    """``"GRU + IRM + ATB"`` for a zoo model, ``"build + IRM + ATB"`` for a builder ``build``.
+
+    A zoo model's layers are read from its config; a builder's from its keyword arguments,
+    and where those leave one out (the builder's default), from the layers ``found`` in it.
+    """
+    parts = [model_name(config)]
+    if "builder" in config:
+        kwargs = config.get("kwargs", {})
+        parts += [k.upper() for k in ("irm", "atb", "dtb") if kwargs.get(k, k in found)]
+    else:
+        parts += [k.upper() for k in ("irm", "atb", "dtb") if config.get(k)]
     return " + ".join(parts)
 
 
@@ -131,7 +141,7 @@ def run_model(
             Recording(KINDS)
         ) as recording:
             output, _ = model(blur.unsqueeze(0).to(device))
-        runs.append(Run(model_label(checkpoint["config"]), path,
+        runs.append(Run(model_label(checkpoint["config"], layers), path,
                         output[0].float().cpu().clamp(0, 1), recording,
                         int(getattr(model, "past", 0)), layers))
     return runs

@@ -1,56 +1,117 @@
-"""Train GRU + RIRN (or any baseline, bare or with IRM/ATB) and see it deblur.
+"""Train GRU + RIRN (or any baseline, bare or with IRM/ATB, or your own model) and see it deblur.
 
     python examples/train_gru_rirn.py                       # demo: ~5 min on a 2-core CPU
     python examples/train_gru_rirn.py --model rdbn --no-irm --dataset gopro --data-root GOPRO \\
         --preset paper --out runs/rdbn_atb
+    python examples/train_gru_rirn.py --builder mymodels:build --builder-kwargs '{"width": 16}'
     torchrun --nproc-per-node 2 examples/train_gru_rirn.py   # DistributedDataParallel
 
 With no arguments it trains on the built-in synthetic blur set (no download) and ends with a
 one-line summary: validation PSNR/SSIM of the output against those of the blurry input.
 Outputs in --out: metrics.jsonl, last.pt/best.pt checkpoints, tensorboard/ (if installed).
+
+``--builder module:function`` trains your own model: a function returning a
+``rirn_layers.StreamingDeblurModel``, in a module on the import path or a file in the current
+directory, called with the keyword arguments of ``--builder-kwargs`` (and ``irm``, ``atb``,
+``dtb`` when those flags are given). The checkpoints name it, so ``evaluate.py``,
+``deblur_video.py``, ``inspect_model.py`` and ``ablate.py --checkpoint`` open them with no
+extra flag (loading imports that module: only load checkpoints whose module you trust).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 from rirn_layers.baselines import available_models
 from rirn_layers.data import DATASETS
+from rirn_layers.train.builders import json_kwargs
 from rirn_layers.train.loop import PRESETS, TrainConfig, train
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default in ``--help``, unless its help already says it in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    model = p.add_argument_group("model")
+    which = model.add_mutually_exclusive_group()
+    which.add_argument("--model", default="gru", choices=available_models(),
+                       help="a model of the zoo")
+    which.add_argument("--builder", default=None, metavar="MODULE:FUNCTION",
+                       help="your own model: a function returning a StreamingDeblurModel "
+                            "(module on the import path or in the current directory)")
+    model.add_argument("--builder-kwargs", type=json_kwargs, default={}, metavar="JSON",
+                       help="keyword arguments of --builder, a JSON object")
+    model.add_argument("--irm", action=argparse.BooleanOptionalAction, default=None,
+                       help="RIRN's inner recurrence (IRM); default: on for zoo models; "
+                            "passed to --builder only when given")
+    model.add_argument("--atb", action=argparse.BooleanOptionalAction, default=None,
+                       help="RIRN's adaptive temporal blend (ATB); default: on for zoo models "
+                            "(off with --dtb on GRU/LSTM); passed to --builder only when given")
+    model.add_argument("--dtb", action=argparse.BooleanOptionalAction, default=None,
+                       help="OVD's dynamic temporal blend (DTB): on GRU/LSTM in ATB's place "
+                            "(implies --no-atb), on STRCNN --no-dtb removes it; default: the "
+                            "model's own (on in STRCNN only); passed to --builder only when "
+                            "given")
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", default="synthetic", choices=sorted(DATASETS),
+                      help="training and validation data")
+    data.add_argument("--data-root", default=None, help="folder of the dataset (not synthetic)")
+    data.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    training = p.add_argument_group("training")
+    training.add_argument("--preset", default="demo", choices=sorted(PRESETS),
+                          help="steps, batch, crop, learning rate, ... (docs/training.md)")
+    training.add_argument("--steps", type=int, default=None,
+                          help="override the preset (default: the preset's)")
+    training.add_argument("--batch-size", type=int, default=None,
+                          help="override the preset (default: the preset's)")
+    training.add_argument("--crop", type=int, default=None,
+                          help="override the preset (default: the preset's)")
+    training.add_argument("--val-clips", type=int, default=None,
+                          help="validation clips (default: the preset's)")
+    training.add_argument("--val-crop", type=int, default=None,
+                          help="centre crop of the validation clips (default: the preset's)")
+    training.add_argument("--seed", type=int, default=0, help="model, data order, augmentation")
+    training.add_argument("--device", default="auto",
+                          help="auto (CUDA if present), cpu, cuda, cuda:1")
+    training.add_argument("--compile", action="store_true", help="torch.compile the model")
+    training.add_argument("--checkpointing", action="store_true",
+                          help="activation checkpointing per frame: less training memory, ~1 "
+                               "extra forward pass of compute")
+    training.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    output = p.add_argument_group("output")
+    output.add_argument("--out", default="runs/gru_rirn",
+                        help="metrics.jsonl, last.pt, best.pt, tensorboard/")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="hide the progress bar (default: shown)")
+    return p
+
+
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="gru", choices=available_models())
-    p.add_argument("--irm", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--atb", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--dtb", action="store_true",
-                   help="GRU/LSTM: OVD's sum-to-one DTB in ATB's place (implies --no-atb)")
-    p.add_argument("--dataset", default="synthetic", choices=sorted(DATASETS))
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--preset", default="demo", choices=sorted(PRESETS))
-    p.add_argument("--out", default="runs/gru_rirn")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--checkpointing", action="store_true",
-                   help="activation checkpointing per frame: less training memory, ~1 extra "
-                        "forward pass of compute")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--steps", type=int, default=None, help="override the preset")
-    p.add_argument("--batch-size", type=int, default=None, help="override the preset")
-    p.add_argument("--crop", type=int, default=None, help="override the preset")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p = parser()
     a = p.parse_args(argv)
-    return TrainConfig(
-        model=a.model, irm=a.irm, atb=a.atb and not a.dtb, dtb=a.dtb, dataset=a.dataset,
-        data_root=a.data_root,
+    if a.builder_kwargs and a.builder is None:
+        p.error("--builder-kwargs needs --builder")
+    config = TrainConfig(
+        model=a.model, builder=a.builder, builder_kwargs=a.builder_kwargs, irm=a.irm,
+        atb=a.atb, dtb=a.dtb, dataset=a.dataset, data_root=a.data_root,
         preset=a.preset, out=a.out, resume=a.resume, seed=a.seed, device=a.device,
         compile=a.compile, checkpointing=a.checkpointing, workers=a.workers, steps=a.steps,
-        batch_size=a.batch_size, crop=a.crop, progress=a.progress,
+        batch_size=a.batch_size, crop=a.crop, val_clips=a.val_clips, val_crop=a.val_crop,
+        progress=a.progress,
     )
+    if a.builder is None:  # spell out the zoo model's defaults (what its checkpoints store)
+        irm, atb, _ = config.model_switches()
+        config = dataclasses.replace(config, irm=irm, atb=atb)
+    return config
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,8 +8,10 @@ key        value
 format     ``"rirn-layers-checkpoint"`` (tells it from other ``.pt`` files)
 version    format version (1)
 step       the training step (int)
-config     the model's config, e.g. ``{"name": "gru", "irm": True, "atb": True, ...}``
-           (the arguments of :func:`rirn_layers.baselines.build_model`)
+config     how to rebuild the model: a zoo model's ``{"name": "gru", "irm": True, ...}``
+           (the arguments of :func:`rirn_layers.baselines.build_model`), a builder's
+           ``{"builder": "package.module:function", "kwargs": {...}}``, or for a model
+           instance trained without one ``{"builder": None, "model_class": "pkg.mod.Net"}``
 model      the model's ``state_dict`` with wrapper prefixes removed (``module.`` of
            DDP/DataParallel, ``_orig_mod.`` of ``torch.compile``)
 optimizer  ``optimizer.state_dict()`` or ``None``
@@ -26,6 +28,11 @@ refused at save time. Writes go to a temporary file in the target's directory th
 flushed, fsynced and then renamed over the target (``os.replace``), so a crash leaves either
 the old checkpoint or the new one, never half of one. Keep ``last`` and ``best`` with
 :func:`save_checkpoint` and :func:`copy_checkpoint`.
+
+:func:`model_from_checkpoint` rebuilds the model from the stored config. For a builder's
+config that imports the named module (:mod:`rirn_layers.train.builders`), which runs its
+top-level code: only load checkpoints whose builder module you trust. The weights are still
+read with ``weights_only=True``.
 
 In distributed training, save from one process (rank 0); the RNG states stored are that
 process's.
@@ -531,6 +538,37 @@ def load_checkpoint(
     return payload
 
 
+def _instance_error(file: Path, config: Mapping[str, Any]) -> CheckpointError:
+    return CheckpointError(
+        f"model_from_checkpoint: {file} holds the weights of a model instance of "
+        f"{config.get('model_class', 'an unknown class')} trained without a builder, so its "
+        "config cannot rebuild it; rebuild the model yourself and load the weights with "
+        "load_checkpoint(path, model=...), or train with a builder (TrainConfig(builder="
+        "'package.module:function')) so that checkpoints can rebuild the model"
+    )
+
+
+def _rebuild(
+    file: Path, config: Mapping[str, Any], builder: Callable[..., nn.Module] | None
+) -> nn.Module:
+    from rirn_layers.train.builders import build_from_config
+
+    spec = config.get("builder")
+    if "builder" in config and spec is None and builder is None:
+        raise _instance_error(file, config)
+    try:
+        if builder is None:
+            return build_from_config(config)
+        return builder(**(config.get("kwargs", {}) if "builder" in config else config))
+    except (TypeError, ValueError) as err:
+        origin = (
+            f"with its builder {spec!r}" if spec is not None else f"from its config {dict(config)}"
+        )
+        raise CheckpointError(
+            f"model_from_checkpoint: cannot rebuild the model of {file} {origin}: {err}"
+        ) from err
+
+
 def model_from_checkpoint(
     path: PathLike,
     *,
@@ -539,31 +577,34 @@ def model_from_checkpoint(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model a checkpoint was saved from and load its weights.
 
+    A zoo model's config is rebuilt with :func:`rirn_layers.baselines.build_model`, a
+    builder's (``{"builder": "package.module:function", "kwargs": {...}}``) by importing the
+    module and calling the function with the stored keyword arguments
+    (:func:`rirn_layers.train.builders.build_from_config`). Importing runs the module's
+    top-level code: only load checkpoints whose builder module you trust (the weights are
+    read with ``torch.load(weights_only=True)`` either way).
+
     Args:
         path: a file written by :func:`save_checkpoint`.
-        builder: called as ``builder(**config)``; defaults to
-            :func:`rirn_layers.baselines.build_model`, for a ``config`` holding its arguments
-            (``name``, ``irm``, ``atb`` and the model's options).
+        builder: rebuild with this function instead: called as ``builder(**kwargs)`` with
+            the stored keyword arguments of a builder's config, as ``builder(**config)``
+            for any other config.
         map_location: where tensors are loaded.
 
     Returns:
         ``(model, checkpoint)``, the model in eval mode; no RNG state is restored.
+
+    Raises:
+        CheckpointError: the file is no usable checkpoint (see :func:`load_checkpoint`), its
+            config cannot rebuild the model (e.g. its builder module cannot be imported),
+            the rebuilt model's weights do not fit, or the checkpoint is of a model instance
+            trained without a builder (load it with ``load_checkpoint(path, model=...)``).
     """
     file = Path(path)
     payload = _read(file, map_location)
     config = payload.get("config")
     if not isinstance(config, Mapping):
         raise CheckpointError(f"model_from_checkpoint: {file} stores no model config")
-    if builder is None:
-        from rirn_layers.baselines import build_model
-
-        builder = build_model
-    try:
-        model = builder(**config)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(
-            f"model_from_checkpoint: cannot rebuild the model of {file} from its config "
-            f"{dict(config)}: {err}"
-        ) from err
+    model = _rebuild(file, config, builder)
     _load_model(model, payload, file, strict=True, config=config)
     return model.eval(), payload

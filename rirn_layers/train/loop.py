@@ -1,21 +1,24 @@
 """The training loop behind ``examples/train_gru_rirn.py``.
 
 One function, :func:`train`, trains any baseline of :func:`rirn_layers.baselines.build_model`
-(bare or with IRM/ATB) on any dataset of :func:`rirn_layers.data.build_dataset`:
+(bare or with IRM/ATB), or your own :class:`~rirn_layers.model.StreamingDeblurModel` (built
+by a builder function, ``TrainConfig(builder="mymodels:build")``, or passed as an instance,
+``train(config, model=net)``), on any dataset of :func:`rirn_layers.data.build_dataset`:
 
 - L1 loss (RIRN sec. 4.1), Adam, a multi-step learning-rate schedule; IFI-RNN's gate
   regularisation is added when the model has one;
 - truncated back-propagation: each clip is cut into chunks of ``chunk`` frames, the
   recurrent state is carried and detached between chunks, one optimizer step per clip;
-- CUDA if present (mixed precision, optional ``torch.compile``), else CPU; ``channels_last``
-  weights everywhere (``build_model``'s default, faster on CPU as well);
+- CUDA if present (mixed precision, optional ``torch.compile``), else CPU; zoo models have
+  ``channels_last`` weights (``build_model``'s default, faster on CPU as well);
 - optional per-frame activation checkpointing (``checkpointing=True``): less memory for
   back-propagation through long chunks at the cost of about one extra forward pass;
 - DistributedDataParallel when launched by ``torchrun`` (NCCL on GPUs, gloo on CPU), each
   rank reading its own shard of a seeded permutation; rank 0 logs and checkpoints;
 - atomic ``last.pt``/``best.pt`` checkpoints holding model, optimizer, scheduler, step and
-  RNG states; ``resume=True`` continues bit for bit (data order and augmentation are a pure
-  function of ``(seed, epoch, index)``, model randomness comes from the restored RNG);
+  RNG states and how to rebuild the model (:meth:`TrainConfig.model_config`);
+  ``resume=True`` continues bit for bit (data order and augmentation are a pure function of
+  ``(seed, epoch, index)``, model randomness comes from the restored RNG);
 - ``metrics.jsonl``, an optional TensorBoard log (scalars and blur|output|sharp grids) and
   an optional progress bar; a final summary of validation PSNR/SSIM, output vs blurry input.
 """
@@ -37,9 +40,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from rirn_layers.baselines import build_model
 from rirn_layers.data import build_dataset
 from rirn_layers.model import StreamingDeblurModel
+from rirn_layers.train.builders import build_from_config, check_builder_kwargs
 from rirn_layers.train.checkpoint import (
     copy_checkpoint,
     load_checkpoint,
@@ -86,14 +89,34 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Zoo models with a ``dtb`` switch, and its default there.
+_DTB_DEFAULT: dict[str, bool] = {"gru": False, "lstm": False, "strcnn": True}
+#: Zoo models in which DTB takes ATB's slot (at most one of the two).
+_ATB_SLOT = ("gru", "lstm")
+_SWITCHES = ("irm", "atb", "dtb")
+
+
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything a run depends on; preset values fill the fields left as ``None``."""
+    """Everything a run depends on; preset values fill the fields left as ``None``.
+
+    The model is a zoo model, ``model`` (a name of
+    :func:`~rirn_layers.baselines.available_models`), or your own: ``builder``, a function
+    named ``"package.module:function"`` and called with ``builder_kwargs`` (see
+    :mod:`rirn_layers.train.builders`), or an instance passed as ``train(config, model=...)``.
+
+    ``irm``, ``atb`` and ``dtb`` left ``None`` are a zoo model's defaults: IRM and ATB on (ATB
+    off when ``dtb=True`` takes its slot in GRU/LSTM), DTB as the model has it (on in
+    STRCNN, where ``dtb=False`` removes it; off elsewhere). For a builder they are added to
+    its keyword arguments only when given, so a builder that takes them can be ablated.
+    """
 
     model: str = "gru"
-    irm: bool = True
-    atb: bool = True
-    dtb: bool = False  # GRU/LSTM: DTB in ATB's place (RIRN figs. 4, 6); needs atb=False
+    builder: str | None = None  # "package.module:function" returning a StreamingDeblurModel
+    builder_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    irm: bool | None = None
+    atb: bool | None = None
+    dtb: bool | None = None  # GRU/LSTM: DTB in ATB's place (RIRN figs. 4, 6); STRCNN: on/off
     dataset: str = "synthetic"
     data_root: str | None = None
     preset: str = "demo"
@@ -114,14 +137,27 @@ class TrainConfig:
     val_every: int | None = None
     val_clips: int | None = None
     val_crop: int | None = None
-    residual: bool | None = None
+    residual: bool | None = None  # zoo GRU/LSTM only: add the input frame to the output
     synthetic_speed: tuple[float, float] | None = None  # camera speed, px/frame (synthetic)
     log_images: bool = True
     progress: bool = True
     stop_at: int | None = None  # stop (and checkpoint) after this step, as if interrupted
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str):
+            raise TypeError(
+                "TrainConfig: `model` must be the name of a zoo model (a str), got a "
+                f"{type(self.model).__name__}; to train your own model pass it as "
+                "train(config, model=...), or name the function that builds it with "
+                "builder='package.module:function'"
+            )
+
     def resolved(self) -> TrainConfig:
-        """A copy with the preset's values in every field left ``None``."""
+        """A copy with the preset's values in every field left ``None``.
+
+        For a zoo model ``irm`` and ``atb`` left ``None`` become the model's defaults too
+        (:meth:`model_switches`).
+        """
         if self.preset not in PRESETS:
             raise ValueError(f"`preset` must be one of {sorted(PRESETS)}, got {self.preset!r}")
         values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -130,16 +166,82 @@ class TrainConfig:
         for name in ("steps", "batch_size", "clip_length", "chunk", "val_every", "val_clips"):
             if int(getattr(config, name)) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(config, name)}")
-        if config.dtb and config.model not in ("gru", "lstm", "strcnn"):
-            raise ValueError(f"`dtb` applies to gru, lstm and strcnn, got model {config.model!r}")
+        config._check_model()
+        if config.builder is None:
+            irm, atb, _ = config.model_switches()
+            config = dataclasses.replace(config, irm=irm, atb=atb)
         return config
 
+    def _check_model(self) -> None:
+        for name in _SWITCHES:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(
+                    f"`{name}` must be True, False or None, got a {type(value).__name__}"
+                )
+        if self.builder is None:
+            if self.builder_kwargs:
+                raise ValueError(
+                    f"`builder_kwargs` needs `builder`, got {sorted(self.builder_kwargs)} for "
+                    f"the zoo model {self.model!r}"
+                )
+            if self.dtb and self.model not in _DTB_DEFAULT:
+                raise ValueError(
+                    f"`dtb` applies to gru, lstm and strcnn, got model {self.model!r}"
+                )
+            return
+        if not isinstance(self.builder, str):
+            raise TypeError(
+                "`builder` must be None or a string 'package.module:function', got a "
+                f"{type(self.builder).__name__}"
+            )
+        if self.model != "gru":
+            raise ValueError(
+                f"`model` and `builder` name two models ({self.model!r} and {self.builder!r}); "
+                "give one of them"
+            )
+        kwargs = check_builder_kwargs(self.builder_kwargs, "`builder_kwargs`")
+        for name in _SWITCHES:
+            value = getattr(self, name)
+            if value is not None and name in kwargs and kwargs[name] != value:
+                raise ValueError(
+                    f"`{name}` is {value} but `builder_kwargs` has {name}={kwargs[name]!r}; "
+                    "give it once"
+                )
+
+    def model_switches(self) -> tuple[bool | None, bool | None, bool | None]:
+        """``(irm, atb, dtb)`` as the model gets them (``None``: not passed).
+
+        For a zoo model ``irm`` and ``atb`` left ``None`` become its defaults: IRM on, ATB on
+        unless ``dtb=True`` takes its slot (GRU/LSTM). For a builder they stay as given.
+        """
+        if self.builder is not None:
+            return self.irm, self.atb, self.dtb
+        irm = True if self.irm is None else self.irm
+        atb = self.atb
+        if atb is None:
+            atb = not (self.dtb and self.model in _ATB_SLOT)
+        return irm, atb, self.dtb
+
     def model_config(self) -> dict[str, Any]:
-        """Arguments of :func:`build_model` (stored in checkpoints to rebuild the model)."""
-        config: dict[str, Any] = {"name": self.model, "irm": self.irm, "atb": self.atb}
-        if self.dtb:
-            config["dtb"] = True
-        if self.residual and self.model in ("gru", "lstm"):
+        """How to rebuild the model, as checkpoints store it (see ``build_from_config``).
+
+        A zoo model's config is the arguments of :func:`~rirn_layers.baselines.build_model`:
+        ``{"name": ..., "irm": ..., "atb": ...}``, plus ``dtb`` where it is not the model's
+        default or is on, plus ``residual: True`` for GRU/LSTM when the preset asks for it.
+        A builder's is ``{"builder": "package.module:function", "kwargs": {...}}``:
+        ``builder_kwargs`` plus those of ``irm``, ``atb`` and ``dtb`` that were given.
+        """
+        irm, atb, dtb = self.model_switches()
+        if self.builder is not None:
+            kwargs = dict(self.builder_kwargs)
+            given = zip(_SWITCHES, (irm, atb, dtb), strict=True)
+            kwargs.update({name: value for name, value in given if value is not None})
+            return {"builder": self.builder, "kwargs": kwargs}
+        config: dict[str, Any] = {"name": self.model, "irm": irm, "atb": atb}
+        if dtb is not None and self.model in _DTB_DEFAULT and (dtb or _DTB_DEFAULT[self.model]):
+            config["dtb"] = dtb
+        if self.residual and self.model in _ATB_SLOT:
             config["residual"] = True
         return config
 
@@ -283,8 +385,90 @@ class TrainResult:
     step: int
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train as ``config`` says; the validation summaries also go to ``metrics.jsonl``."""
+def _check_instance(config: TrainConfig, model: Any) -> None:
+    """``train(config, model=...)``: a StreamingDeblurModel and a config that fits it."""
+    if not isinstance(model, StreamingDeblurModel):
+        raise TypeError(
+            "train: `model` must be a rirn_layers.StreamingDeblurModel, got a "
+            f"{type(model).__name__}; wrap your recurrent cell with "
+            "rirn_layers.wrap_recurrent_cell and add a decoder with "
+            "rirn_layers.RecurrentDeblurNet(wrapped, rirn_layers.Reconstructor(...)), or "
+            "subclass rirn_layers.StreamingDeblurModel"
+        )
+    if config.model != "gru":
+        raise ValueError(
+            f"train: `config.model` is {config.model!r} but `model` is given; leave "
+            "`config.model` at its default when you pass your own model"
+        )
+    given = [name for name in _SWITCHES if getattr(config, name) is not None]
+    if config.builder is None and given:
+        raise ValueError(
+            f"train: `config.{given[0]}` is set but `model` is used as it is; build the "
+            "model with or without the layer yourself, or name its builder in `config.builder`"
+        )
+
+
+def _weight_differences(ours: nn.Module, theirs: nn.Module) -> list[str]:
+    mine = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    built = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    return (
+        [f"{k} only in `model`" for k in mine if k not in built]
+        + [f"{k} only in the builder's model" for k in built if k not in mine]
+        + [f"{k}: {mine[k]} vs {built[k]}" for k in mine if k in built and mine[k] != built[k]]
+    )
+
+
+def _make_model(
+    config: TrainConfig, model: StreamingDeblurModel | None
+) -> tuple[StreamingDeblurModel, dict[str, Any]]:
+    """The model to train and the config its checkpoints store."""
+    if model is None:
+        stored = config.model_config()
+        return build_from_config(stored), stored
+    if config.builder is None:
+        kind = type(model)
+        return model, {"builder": None, "model_class": f"{kind.__module__}.{kind.__qualname__}"}
+    stored = config.model_config()
+    with torch.random.fork_rng(devices=[]):  # the check leaves the run's random numbers alone
+        reference = build_from_config(stored)
+    differences = _weight_differences(model, reference)
+    if differences:
+        shown = "; ".join(differences[:5])
+        raise ValueError(
+            f"train: `model` and the model that `config.builder` {config.builder!r} builds "
+            f"from {stored['kwargs']} differ in {len(differences)} weights ({shown}); "
+            "checkpoints could not rebuild `model`: pass the `builder_kwargs` that build it"
+        )
+    return model, stored
+
+
+def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> TrainResult:
+    """Train as ``config`` says; the validation summaries also go to ``metrics.jsonl``.
+
+    Args:
+        config: the run; its model is built from ``config.builder`` or the zoo's
+            ``config.model`` unless ``model`` is given.
+        model: your own model, trained in place (moved to the run's device). Without
+            ``config.builder`` its checkpoints store only its class name: reload them with
+            ``load_checkpoint(path, model=...)`` into a model you rebuild. With
+            ``config.builder`` they store the builder's config, so
+            :func:`~rirn_layers.train.model_from_checkpoint` and the example scripts rebuild
+            it; the builder is called once here to check that it builds a model with the
+            same weight names and shapes.
+
+    Returns:
+        A :class:`TrainResult`: the last validation entry, the trained model and the step.
+
+    Raises:
+        TypeError: ``model`` is not a StreamingDeblurModel, or a config field of the wrong
+            type.
+        ValueError: a config value out of range, ``model`` given with ``config.model``,
+            ``irm``/``atb``/``dtb`` without a builder, or a builder whose model differs from
+            ``model``.
+        CheckpointError: ``resume=True`` with a ``last.pt`` of another model.
+    """
+    if model is not None:
+        _check_instance(config, model)
     config = config.resolved()
     device = _device(config.device)
     ddp = _init_distributed(device)
@@ -294,7 +478,8 @@ def train(config: TrainConfig) -> TrainResult:
     out = Path(config.out)
     torch.manual_seed(config.seed)
 
-    model = build_model(**config.model_config()).to(device)
+    model, model_config = _make_model(config, model)
+    model = model.to(device)
     if config.checkpointing:
         model.set_checkpointing(True)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -309,7 +494,7 @@ def train(config: TrainConfig) -> TrainResult:
     if config.resume and (out / "last.pt").is_file():
         checkpoint = load_checkpoint(
             out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-            config=config.model_config(),
+            config=model_config,
         )
         start = int(checkpoint["step"])
         best = float(checkpoint.get("extra", {}).get("best_psnr", -math.inf))
@@ -386,7 +571,7 @@ def train(config: TrainConfig) -> TrainResult:
                     writer.add_image("val/blur|output|sharp", torch.cat(sample, dim=-1), done)
                 extra = {"best_psnr": max(best, ours["psnr"]), **entry}
                 save_checkpoint(out / "last.pt", model=model, optimizer=optimizer,
-                                scheduler=scheduler, step=done, config=config.model_config(),
+                                scheduler=scheduler, step=done, config=model_config,
                                 extra=extra)
                 if ours["psnr"] > best:
                     best = ours["psnr"]
@@ -396,7 +581,7 @@ def train(config: TrainConfig) -> TrainResult:
     validated = done % config.val_every == 0 or done == config.steps  # type: ignore[operator]
     if ddp.main and done != start and not validated:
         save_checkpoint(out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                        step=done, config=config.model_config(),
+                        step=done, config=model_config,
                         extra={"best_psnr": best, **summary})
     if bar is not None:
         bar.close()
