@@ -236,12 +236,13 @@ def probe(call: CellCall, frame: torch.Tensor) -> ProbeResult:
         raise TypeError(
             f"{_OWNER}: the cell's output changes structure between frames: the first frame "
             f"gave feature {shape_str(first[1])} and state {describe(hidden1)}, the second "
-            f"feature {shape_str(second[1])} and state {describe(hidden2)}; "
+            f"feature {shape_str(second[1])} and state {describe(hidden2)}; a recurrent state "
+            "must keep its structure and shapes from frame to frame"
             + (
-                "if the cell returns only its new state, pass feature= (which part of the "
-                "state is the feature)"
+                " (if the cell returns only its new state, pass feature= to say which part "
+                "of it is the feature)"
                 if call.feature is None
-                else "the state must keep its structure and shapes from frame to frame"
+                else ""
             )
         )
     return ProbeResult(int(feature.shape[1]), int(tracked.shape[1]),
