@@ -22,6 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from rirn_layers._checks import check_clip, check_image, check_matches, shape_str
 from rirn_layers.contracts import FrameReconstructor
+from rirn_layers.fast_path import cpu_reduced_precision
 from rirn_layers.padding import crop_to, pad_to_multiple
 from rirn_layers.wrap import RecurrentCellWrapper
 
@@ -77,9 +78,12 @@ class StreamingDeblurModel(nn.Module):
     #: Recompute each frame's activations in the backward pass instead of keeping them
     #: (:meth:`set_checkpointing`); only in training mode with gradients enabled.
     checkpointing: bool = False
-    #: Run each step under autocast (:meth:`set_fast_path`); ``None``: full precision.
+    #: Run each step on the fast path (:meth:`set_fast_path`).
     fast_path: bool = False
+    #: The reduced precision forced by ``set_fast_path(dtype=...)``; ``None``: chosen per device.
     fast_path_dtype: torch.dtype | None = None
+    #: What ``set_fast_path()`` measured for the CPU (``None``: float32 is as fast there).
+    cpu_fast_path_dtype: torch.dtype | None = None
 
     def set_io(
         self, *, value_range: tuple[float, float] = (0.0, 1.0), channel_order: str = "rgb"
@@ -119,15 +123,19 @@ class StreamingDeblurModel(nn.Module):
     def set_fast_path(
         self, enabled: bool = True, *, dtype: torch.dtype | None = None
     ) -> StreamingDeblurModel:
-        """Switch on the fast path: ``channels_last`` weights and low-precision autocast.
+        """Switch on the fastest path of the device: ``channels_last`` weights, and reduced
+        precision (autocast) where the device runs it faster.
 
-        Every step then runs under ``torch.autocast`` in ``dtype``: by default bfloat16 on
-        CPU (AMX/AVX-512 BF16 units) and on GPUs that support it, float16 on older GPUs.
-        Convolutions run in that precision, states carry it from frame to frame, and the
-        returned frames are cast back to the dtype of the input frames. Expect outputs within
-        about 1e-2 (relative) of full precision; see ``docs/performance.md`` for the speed-ups
-        and ``benchmarks/options.py`` for the measurement. ``enabled=False`` returns to full
-        precision (the weights stay ``channels_last``).
+        With ``dtype=None`` (default) the precision is chosen for the device of the frames:
+        on CUDA bfloat16 (float16 on GPUs without bf16); on the CPU bfloat16 only if a
+        one-off measurement finds bf16 convolutions faster than float32 there
+        (:func:`rirn_layers.fast_path.cpu_reduced_precision`: CPUs with AMX or AVX-512
+        BF16), otherwise full precision, ``channels_last`` only. Pass ``dtype`` to force
+        one. In reduced precision, convolutions run in it, states carry it from frame to
+        frame, and the returned frames are cast back to the dtype of the input frames;
+        expect outputs within about 1e-2 (relative) of full precision. ``enabled=False``
+        returns to full precision (the weights stay ``channels_last``). See
+        ``docs/performance.md`` and ``benchmarks/fast_path.py`` for the measurements.
 
         Example:
             >>> from rirn_layers.baselines import build_model
@@ -145,20 +153,25 @@ class StreamingDeblurModel(nn.Module):
         self.fast_path_dtype = dtype
         if enabled:
             self.to(memory_format=torch.channels_last)
+            if dtype is None:  # measured here, outside any compiled step
+                self.cpu_fast_path_dtype = cpu_reduced_precision()
         return self
 
-    def _autocast_dtype(self, device: torch.device) -> torch.dtype:
+    def _autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         if self.fast_path_dtype is not None:
             return self.fast_path_dtype
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return torch.float16
-        return torch.bfloat16
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu":
+            return self.cpu_fast_path_dtype
+        return None
 
     def _advance(
         self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor | None, Any]:
-        if self.fast_path:
-            with torch.autocast(frame.device.type, dtype=self._autocast_dtype(frame.device)):
+        dtype = self._autocast_dtype(frame.device) if self.fast_path else None
+        if dtype is not None:
+            with torch.autocast(frame.device.type, dtype=dtype):
                 return self._advance_checkpointed(frame, state, inputs)
         return self._advance_checkpointed(frame, state, inputs)
 

@@ -48,7 +48,7 @@ def test_fast_path_stays_within_1e_2_of_full_precision(name):
     clip = torch.rand(1, 4, 3, 32, 32)
     with torch.inference_mode():
         reference, _ = model(clip)
-        model.set_fast_path()
+        model.set_fast_path(dtype=torch.bfloat16)
         out, _ = model(clip)
     assert out.dtype == torch.float32 and out.shape == reference.shape
     assert rel_error(out, reference) < 1e-2
@@ -111,3 +111,33 @@ def test_fast_path_step_compiles_without_graph_breaks():
         compiled, _ = torch.compile(model.step, fullgraph=True)(frame, state)
     assert explained.graph_break_count == 0
     assert rel_error(compiled, eager) < 1e-2
+
+
+@pytest.mark.parametrize("faster", [True, False])
+def test_the_cpu_fast_path_uses_bf16_only_where_it_is_faster(monkeypatch, faster):
+    from rirn_layers import fast_path
+
+    fast_path._bf16_pays.cache_clear()
+    times = {False: 1.0, True: 0.5 if faster else 14.0}  # bf16 vs fp32, seconds per conv
+    monkeypatch.setattr(fast_path, "_best_time", lambda conv, x, bf16: times[bf16])
+    try:
+        model = make("gru").set_fast_path()
+        assert model.cpu_fast_path_dtype == (torch.bfloat16 if faster else None)
+        clip = torch.rand(1, 2, 3, 16, 16)
+        with torch.inference_mode():
+            _, state = model(clip)
+        assert state.inner.memory.dtype == (torch.bfloat16 if faster else torch.float32)
+        assert make("gru").set_fast_path(dtype=torch.bfloat16).fast_path_dtype == torch.bfloat16
+    finally:
+        fast_path._bf16_pays.cache_clear()
+
+
+def test_the_measurement_needs_a_clear_margin(monkeypatch):
+    from rirn_layers import fast_path
+
+    fast_path._bf16_pays.cache_clear()
+    monkeypatch.setattr(fast_path, "_best_time", lambda conv, x, bf16: 0.95 if bf16 else 1.0)
+    try:
+        assert fast_path.cpu_reduced_precision() is None  # 5% faster is noise, not a gain
+    finally:
+        fast_path._bf16_pays.cache_clear()
