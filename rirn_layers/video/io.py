@@ -1,209 +1,112 @@
-"""Frame readers and writers for video files (PyAV) and folders of images (Pillow).
+"""Read and write a user's footage faithfully: video files (PyAV) and folders of images.
 
-Frames are ``(3, H, W)`` float32 RGB tensors in ``[0, 1]``. Writers write into a temporary
-sibling of the destination and move it into place on :meth:`FrameWriter.commit`;
-:meth:`FrameWriter.abort` removes the temporary output.
+:func:`open_reader` gives the frames of a video file or an image folder as ``(3, H, W)``
+float32 RGB at the source's full precision and exact size; :func:`open_writer` writes
+frames back the way the source stored them:
+
+- a folder becomes a folder: same names, formats, bit depths, gray/colour, alpha and
+  metadata per file (:mod:`rirn_layers.video.folder`, :mod:`rirn_layers.video.images`);
+- a video becomes a video in the container named by the output's suffix (.mp4, .mov,
+  .mkv, .webm) with the same frame count, size, pts and time base, rate, colour tags, bit
+  depth where the encoder allows it, and the audio and subtitle streams copied unchanged
+  (:mod:`rirn_layers.video.container`, :mod:`rirn_layers.video.encoders`,
+  :mod:`rirn_layers.video.remux`; YUV <-> RGB in :mod:`rirn_layers.video.colour`).
+
+A folder cannot be written as a video nor a video as a folder (a ``ValueError`` says so):
+a folder has no frame rate or colour tags to give a video, and a video's timestamps and
+streams would be lost in a folder.
+
+Where outputs go (temporary paths, refusing to overwrite, moving into place) is not this
+module's business: a writer writes exactly into the path it is given and never deletes or
+moves anything. What it creates gets the permissions of the user's umask.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import torch
+from rirn_layers.video.base import ColourTags, FrameReader, FrameWriter, MediaInfo
+from rirn_layers.video.encoders import CONTAINERS
+from rirn_layers.video.images import IMAGE_SUFFIXES, JPEG_QUALITY
 
-__all__ = ["IMAGE_SUFFIXES", "FrameReader", "FrameWriter", "open_reader", "open_writer"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def _require(module: str, extra: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError as err:
-        raise ImportError(
-            f"{module} is needed for this; install it with pip install 'rirn-layers[{extra}]'"
-        ) from err
+__all__ = ["CONTAINERS", "IMAGE_SUFFIXES", "JPEG_QUALITY", "ColourTags", "FrameReader",
+           "FrameWriter", "MediaInfo", "open_reader", "open_writer"]
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+def open_reader(path: str | os.PathLike) -> FrameReader:
+    """A reader for a folder of images (natural name order) or a video file.
 
-
-def _to_tensor(array: Any) -> torch.Tensor:
-    frame = torch.from_numpy(array.copy())
-    if frame.dim() == 2:
-        frame = frame[..., None].expand(-1, -1, 3)
-    return frame[..., :3].permute(2, 0, 1).float().div_(255.0)
-
-
-def _to_uint8(frame: torch.Tensor) -> Any:
-    levels = (frame.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-    return levels.permute(1, 2, 0).cpu().numpy()
-
-
-class FrameReader:
-    """Iterates over the frames of a video file or an image folder, in order."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fps: Any = None
-        self.names: list[str] = []
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        raise NotImplementedError
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-
-class _FolderReader(FrameReader):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.names = sorted(
-            (p.name for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-            key=_natural_key,
-        )
-        if not self.names:
-            raise ValueError(
-                f"input folder {path} holds no frames ({', '.join(IMAGE_SUFFIXES)} files)"
-            )
-        _require("PIL", "video")
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        import numpy as np
-        from PIL import Image, UnidentifiedImageError
-
-        for name in self.names:
-            try:
-                with Image.open(self.path / name) as image:
-                    array = np.asarray(image.convert("RGB"))
-            except (OSError, UnidentifiedImageError) as err:
-                raise ValueError(f"cannot read frame {self.path / name}: {err}") from err
-            yield _to_tensor(array)
-
-
-class _VideoReader(FrameReader):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        av = _require("av", "video")
-        try:
-            with av.open(str(path)) as container:
-                if not container.streams.video:
-                    raise ValueError(f"{path} has no video stream")
-                stream = container.streams.video[0]
-                self.fps = stream.average_rate
-                self.frames = stream.frames
-        except av.error.FFmpegError as err:
-            raise ValueError(f"cannot read video {path}: {err}") from err
-
-    def __len__(self) -> int:
-        return int(self.frames)
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        av = _require("av", "video")
-        try:
-            with av.open(str(self.path)) as container:
-                for frame in container.decode(video=0):
-                    yield _to_tensor(frame.to_ndarray(format="rgb24"))
-        except av.error.FFmpegError as err:
-            raise ValueError(f"cannot decode video {self.path}: {err}") from err
-
-
-def open_reader(path: str | Path) -> FrameReader:
-    """A reader for a folder of images (sorted naturally by name) or a video file."""
+    Raises ``FileNotFoundError`` when ``path`` does not exist and ``ValueError`` (one line
+    naming the file) when it holds no frames or cannot be decoded.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input {path} does not exist")
-    return _FolderReader(path) if path.is_dir() else _VideoReader(path)
+    if path.is_dir():
+        from rirn_layers.video.folder import FolderReader
+
+        return FolderReader(path)
+    from rirn_layers.video.container import VideoReader
+
+    return VideoReader(path)
 
 
-class FrameWriter:
-    """Writes frames into a temporary output; :meth:`commit` moves it into place."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.count = 0
-
-    def write(self, frame: torch.Tensor, name: str | None = None) -> None:
-        raise NotImplementedError
-
-    def commit(self) -> None:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        raise NotImplementedError
+def _check_folder_target(path: Path, like: FrameReader) -> None:
+    if not path.is_dir():
+        raise ValueError(f"a folder of frames ({like.path}) cannot be written as {path}; the "
+                         "output of a folder is a folder (an existing empty one here)")
+    if any(path.iterdir()):
+        raise ValueError(f"output folder {path} is not empty; expected an empty folder to fill")
 
 
-class _FolderWriter(FrameWriter):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-
-    def write(self, frame: torch.Tensor, name: str | None = None) -> None:
-        from PIL import Image
-
-        name = name or f"{self.count:06d}.png"
-        Image.fromarray(_to_uint8(frame)).save(self.tmp / name)
-        self.count += 1
-
-    def commit(self) -> None:
-        if self.path.exists():
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+def _check_video_target(path: Path, like: FrameReader) -> None:
+    if path.is_dir():
+        raise ValueError(f"a video ({like.path}) cannot be written into the folder {path}; "
+                         f"give a file name ending in {', '.join(CONTAINERS)}")
 
 
-class _VideoWriter(FrameWriter):
-    def __init__(self, path: Path, fps: Any, codec: str = "libx264", crf: int = 18) -> None:
-        super().__init__(path)
-        self.av = _require("av", "video")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix,
-                                       dir=path.parent)
-        os.close(handle)
-        self.tmp = Path(tmp)
-        self.container = self.av.open(str(self.tmp), mode="w")
-        self.stream = self.container.add_stream(codec, rate=fps or 30)
-        self.stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            self.stream.options = {"crf": str(crf)}
+def open_writer(path: str | os.PathLike, like: FrameReader, *, codec: str | None = None,
+                crf: float | None = None, lossless: bool = False) -> FrameWriter:
+    """A writer that writes frames into ``path`` the way ``like``'s source stored them.
 
-    def write(self, frame: torch.Tensor, name: str | None = None) -> None:
-        array = _to_uint8(frame)
-        if self.count == 0:  # yuv420p needs even sizes; the frame is padded, never cropped
-            self.stream.height = array.shape[0] + array.shape[0] % 2
-            self.stream.width = array.shape[1] + array.shape[1] % 2
-        video = self.av.VideoFrame.from_ndarray(array, format="rgb24")
-        for packet in self.stream.encode(video.reformat(self.stream.width, self.stream.height)):
-            self.container.mux(packet)
-        self.count += 1
+    Args:
+        path: for a folder source an existing empty folder to fill; for a video source a
+            file path (it may not exist yet) whose suffix names the container (.mp4, .mov,
+            .mkv, .webm). Written exactly there.
+        like: the reader of the source.
+        codec: video encoder or codec name instead of the container's choice
+            (``"libx265"``, ``"hevc"``, ``"ffv1"``, ...; see
+            :mod:`rirn_layers.video.encoders`). Videos only.
+        crf: the encoder's constant rate factor instead of its default (libx264/libx265 18,
+            VP9/AV1 24). Videos only.
+        lossless: encode the YUV planes losslessly (libx264 ``qp=0``, libx265 / VP9
+            lossless, FFV1 in .mkv). For folders, PNG/TIFF/BMP are always lossless and JPEG
+            frames are refused (JPEG cannot be written losslessly).
 
-    def commit(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        try:
-            self.container.close()
-        except Exception:  # closing a half-written container may fail; the file goes anyway
-            pass
-        self.tmp.unlink(missing_ok=True)
-
-
-def open_writer(path: str | Path, *, like: FrameReader) -> FrameWriter:
-    """A writer mirroring ``like``: a folder for a folder input, a video for a video."""
+    Raises ``ValueError`` (one line, before anything is written) for a folder/video
+    mismatch, an unknown suffix, an encoder the container cannot hold, or a copied stream
+    the container cannot hold (write .mkv then); ``TypeError`` for a ``like`` that is not
+    a reader.
+    """
+    if not isinstance(like, FrameReader):
+        raise TypeError(f"like: expected a reader from open_reader, got {type(like).__name__}")
     path = Path(path)
-    if isinstance(like, _FolderReader):
-        return _FolderWriter(path)
-    return _VideoWriter(path, like.fps)
+    if like.info.kind == "folder":
+        from rirn_layers.video.folder import FolderReader, FolderWriter
+
+        assert isinstance(like, FolderReader)
+        _check_folder_target(path, like)
+        if codec is not None or crf is not None:
+            raise ValueError(f"codec= and crf= apply to video outputs; {like.path} is a "
+                             "folder of frames")
+        jpegs = [n for n in like.names if n.lower().endswith((".jpg", ".jpeg"))]
+        if lossless and jpegs:
+            raise ValueError(f"lossless=True: {like.path} holds JPEG frames ({jpegs[0]}, ...), "
+                             "which cannot be written losslessly")
+        return FolderWriter(path, like)
+    from rirn_layers.video.container import VideoReader, VideoWriter
+
+    assert isinstance(like, VideoReader)
+    _check_video_target(path, like)
+    return VideoWriter(path, like, codec=codec, crf=crf, lossless=lossless)
