@@ -1,46 +1,27 @@
-"""Deblur your own footage with a trained checkpoint.
+"""Deblur your own footage with a trained checkpoint (the ``rirn-deblur`` command).
 
     python examples/deblur_video.py --checkpoint best.pt --input clip.mp4 --output out.mp4
     python examples/deblur_video.py --checkpoint best.pt --input frames/ --output deblurred/
 
-IN is a video file (read with PyAV) or a folder of PNG/JPG frames (sorted by name); OUT
-mirrors it: a video file, or a folder with the same file names. Any resolution (padded to
-the model's multiple and cropped back), every frame out, constant memory whatever the
-length (the recurrent state is carried through the whole video), CUDA if present
-(``--half`` for fp16). Nothing is written unless the whole video succeeds.
+INPUT is a video file (read with PyAV) or a folder of frames (natural name order); OUTPUT
+mirrors it: a video file (its suffix picks the container: .mp4, .mkv, .mov, .webm) or a
+folder with the same file names, formats and bit depths. Frame count, size (never
+rescaled), rate and timestamps, colour tags and bit depth are kept, audio and subtitles
+copied. Any length in constant memory (the recurrent state is carried through the whole
+video). An existing output is refused unless --overwrite, and even then only a file or an
+output folder of ours is replaced; nothing is written unless the whole video succeeds
+(Ctrl-C and SIGTERM included). A checkpoint of your own model (trained with --builder)
+opens like a zoo model's, no flag needed; loading it imports the builder's module.
 
-Any checkpoint of ``train_gru_rirn.py`` opens with no flag naming the model, a zoo model's
-or your own trained with ``--builder`` (whose module is then imported: only open checkpoints
-whose builder module you trust).
+Installed as the command ``rirn-deblur`` by ``pip install 'rirn-layers[video]'``; see
+``--help`` for every option.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 
-import torch
-
-from rirn_layers.train import model_from_checkpoint
-from rirn_layers.video import deblur
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--input", required=True, help="video file or folder of frames")
-    p.add_argument("--output", required=True, help="video file or folder (mirrors --input)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    p.add_argument("--half", action="store_true", help="fp16 autocast on CUDA")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    args = p.parse_args(argv)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, _ = model_from_checkpoint(args.checkpoint)
-    count = deblur(model, args.input, args.output, device=device, half=args.half,
-                   progress=args.progress)
-    print(f"deblurred {count} frames -> {args.output}")
-
+from rirn_layers.video.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(prog="deblur_video.py"))

@@ -2,14 +2,34 @@
 
 :func:`deblur` reads frames one at a time, runs a model's streaming ``step``/``flush`` (the
 recurrent state is carried through the whole video, never reset), and writes each output
-as soon as it is ready, so memory does not grow with the length. Output goes to a temporary
-file or folder that is renamed into place only when everything succeeded: an unreadable
-input or a failure half way leaves nothing partial behind.
+as soon as it is ready, so memory does not grow with the length. What it keeps:
 
-Video files need PyAV (``pip install 'rirn-layers[video]'``), frame folders Pillow.
+- the user's data (:mod:`rirn_layers.video.output`): an existing output is refused unless
+  asked to replace it, and then only a file or an output folder of ours; never the input;
+  output goes to a temporary sibling that is moved into place only when every frame
+  succeeded, and removed on any failure, Ctrl-C included;
+- the footage (:mod:`rirn_layers.video.io`): frame count, size, rate and timestamps, colour
+  tags and bit depth, audio and subtitles; folders keep names, formats and bit depths;
+- the device's speed (``fast=True``) and memory (``tile=``, :mod:`rirn_layers.video.tiling`).
+
+``rirn-deblur`` (:mod:`rirn_layers.video.cli`) is the same as a command. Needs the
+``video`` extra: ``pip install 'rirn-layers[video]'``.
 """
 
-from rirn_layers.video.io import FrameReader, FrameWriter, open_reader, open_writer
-from rirn_layers.video.run import deblur
+from rirn_layers.video.io import FrameReader, FrameWriter, MediaInfo, open_reader, open_writer
+from rirn_layers.video.output import OutputPlan, plan_output
+from rirn_layers.video.run import DeblurSummary, deblur
+from rirn_layers.video.tiling import TiledStream
 
-__all__ = ["FrameReader", "FrameWriter", "deblur", "open_reader", "open_writer"]
+__all__ = [
+    "DeblurSummary",
+    "FrameReader",
+    "FrameWriter",
+    "MediaInfo",
+    "OutputPlan",
+    "TiledStream",
+    "deblur",
+    "open_reader",
+    "open_writer",
+    "plan_output",
+]

@@ -12,6 +12,7 @@ PIL = pytest.importorskip("PIL.Image")
 
 from rirn_layers.baselines import build_model  # noqa: E402
 from rirn_layers.video import deblur, open_reader  # noqa: E402
+from rirn_layers.video.output import MANIFEST  # noqa: E402
 
 
 def write_frames(folder: Path, count: int, size=(18, 22), start: int = 8) -> list[str]:
@@ -31,8 +32,8 @@ def model():
 
 def test_folder_in_folder_out_same_names_and_sizes(tmp_path, model):
     names = write_frames(tmp_path / "in", 4)
-    assert deblur(model, tmp_path / "in", tmp_path / "out", progress=False) == 4
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(names)
+    assert deblur(model, tmp_path / "in", tmp_path / "out", progress=False).frames == 4
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*names, MANIFEST])
     assert PIL.open(tmp_path / "out" / names[0]).size == (22, 18)
 
 
@@ -52,7 +53,7 @@ def test_lookahead_model_gets_every_frame(tmp_path):
     torch.manual_seed(0)
     estrnn = build_model("estrnn", blocks=1, channels=10).eval()
     write_frames(tmp_path / "in", 3, size=(16, 16))
-    assert deblur(estrnn, tmp_path / "in", tmp_path / "out", progress=False) == 3
+    assert deblur(estrnn, tmp_path / "in", tmp_path / "out", progress=False).frames == 3
 
 
 def test_unreadable_frame_leaves_nothing(tmp_path, model):
@@ -86,7 +87,7 @@ def test_video_file_round_trip(tmp_path, model):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    assert deblur(model, source, tmp_path / "out.mp4", progress=False) == 5
+    assert deblur(model, source, tmp_path / "out.mp4", progress=False).frames == 5
     frames = list(open_reader(tmp_path / "out.mp4"))
     assert len(frames) == 5 and frames[0].shape == (3, 24, 32)
 
@@ -100,7 +101,9 @@ def test_cli_rejects_a_checkpoint_of_nothing(tmp_path):
     spec.loader.exec_module(module)
     (tmp_path / "bad.pt").write_bytes(b"\x00" * 100)
     write_frames(tmp_path / "in", 2)
+    args = ["--checkpoint", str(tmp_path / "bad.pt"), "--input", str(tmp_path / "in"),
+            "--output", str(tmp_path / "out"), "--no-progress"]
+    assert module.main(args) == 2  # one line on stderr
     with pytest.raises(ValueError, match="bad.pt"):
-        module.main(["--checkpoint", str(tmp_path / "bad.pt"), "--input", str(tmp_path / "in"),
-                     "--output", str(tmp_path / "out"), "--no-progress"])
+        module.main([*args, "--debug"])
     assert not (tmp_path / "out").exists()
