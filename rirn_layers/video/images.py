@@ -216,7 +216,8 @@ def _write_wide(path: Path, values: np.ndarray, kind: ImageKind) -> None:
     height, width, _ = values.shape
     frame = av.VideoFrame(width, height, fmt)
     rows = np.frombuffer(frame.planes[0], dtype=np.uint8).reshape(frame.planes[0].height, -1)
-    data = values.astype(">u2" if png else "<u2").view(np.uint8).reshape(height, -1)
+    data = np.ascontiguousarray(values, dtype=">u2" if png else "<u2").view(np.uint8)
+    data = data.reshape(height, -1)
     rows[:, : data.shape[1]] = data
     context = av.CodecContext.create("png" if png else "tiff", "w")
     context.width, context.height, context.pix_fmt = width, height, fmt
