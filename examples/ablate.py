@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-clips", type=int, default=None, help="override the demo preset")
     p.add_argument("--val-crop", type=int, default=None, help="override the demo preset")
     p.add_argument("--seed", type=int, default=0, help="one seed for every variant (default: 0)")
-    p.add_argument("--out", default="runs/ablate",
+    p.add_argument("--out", "--output", dest="out", default="runs/ablate",
                    help="one folder per variant and the table (default: runs/ablate)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="hide the progress bar")

@@ -253,7 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sharp", default=None, help="sharp frames/video of --input")
     p.add_argument("--baseline", default=None, help="checkpoint of the bare model")
     p.add_argument("--dtb", default=None, help="checkpoint of the model with DTB instead of ATB")
-    p.add_argument("--out", default="inspect")
+    p.add_argument("--out", "--output", dest="out", default="inspect")
     p.add_argument("--length", type=int, default=6, help="frames of the clip")
     p.add_argument("--frame", type=int, default=None, help="frame of figs. 6-9 (default middle)")
     p.add_argument("--crop", type=int, default=None, help="central square crop")

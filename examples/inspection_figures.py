@@ -103,7 +103,7 @@ def update_page(text: str, page: Path = PAGE) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs/inspection", help="where the checkpoints go")
-    p.add_argument("--out", default=str(ROOT / "docs" / "inspection"))
+    p.add_argument("--out", "--output", dest="out", default=str(ROOT / "docs" / "inspection"))
     p.add_argument("--retrain", action="store_true", help="train even if best.pt exists")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="override the demo preset")

@@ -88,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
                                "extra forward pass of compute")
     training.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     output = p.add_argument_group("output")
-    output.add_argument("--out", default="runs/gru_rirn",
+    output.add_argument("--out", "--output", dest="out", default="runs/gru_rirn",
                         help="metrics.jsonl, last.pt, best.pt, tensorboard/")
     output.add_argument("--no-progress", dest="progress", action="store_false",
                         help="hide the progress bar (default: shown)")
