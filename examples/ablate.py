@@ -111,7 +111,8 @@ def variants(args: argparse.Namespace) -> list[tuple[str, TrainConfig]]:
         config = TrainConfig(**fields, irm=irm, atb=atb, out=str(Path(args.out) / tag),
                              seed=args.seed, steps=args.steps, crop=args.crop,
                              batch_size=args.batch_size, val_clips=args.val_clips,
-                             val_crop=args.val_crop, progress=args.progress)
+                             val_crop=args.val_crop, progress=args.progress,
+                             overwrite=args.overwrite)
         try:
             config.resolved()
         except (TypeError, ValueError) as err:
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="one seed for every variant (default: 0)")
     p.add_argument("--out", "--output", dest="out", default="runs/ablate",
                    help="one folder per variant and the table (default: runs/ablate)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the variants' runs in --out (only their own run files; "
+                        "default: refuse an existing run)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="hide the progress bar")
     args = p.parse_args(argv)

@@ -57,7 +57,8 @@ def train_variants(args: argparse.Namespace) -> dict[str, Path]:
         print(f"== {tag}: training", flush=True)
         config = TrainConfig(model="gru", irm=irm, atb=atb, dtb=dtb, out=str(out),
                              seed=args.seed, steps=args.steps, crop=args.crop,
-                             batch_size=args.batch_size, progress=args.progress)
+                             batch_size=args.batch_size, progress=args.progress,
+                             overwrite=args.retrain)  # --retrain: replace the run explicitly
         summary = train(config).summary
         if summary:
             print(f"   validation PSNR {summary['val_psnr']:.2f} dB after {summary['step']} "

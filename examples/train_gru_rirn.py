@@ -8,7 +8,10 @@
 
 With no arguments it trains on the built-in synthetic blur set (no download) and ends with a
 one-line summary: validation PSNR/SSIM of the output against those of the blurry input.
-Outputs in --out: metrics.jsonl, last.pt/best.pt checkpoints, tensorboard/ (if installed).
+Outputs in --out: metrics.jsonl, last.pt/best.pt checkpoints, config.json, tensorboard/ (if
+installed). A folder that holds a run is refused unless --resume or --overwrite is given.
+Ctrl-C (SIGINT), SIGTERM or SIGHUP finish the current step, save last.pt and exit with
+128 + the signal's number; a second Ctrl-C aborts at once.
 
 ``--builder module:function`` trains your own model: a function returning a
 ``rirn_layers.StreamingDeblurModel``, in a module on the import path or a file in the current
@@ -22,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 
 from rirn_layers.baselines import available_models
 from rirn_layers.data import DATASETS
 from rirn_layers.train.builders import json_kwargs
-from rirn_layers.train.loop import PRESETS, TrainConfig, train
+from rirn_layers.train.loop import PRESETS, TrainConfig, TrainingInterrupted, train
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -87,6 +91,11 @@ def parser() -> argparse.ArgumentParser:
                           help="activation checkpointing per frame: less training memory, ~1 "
                                "extra forward pass of compute")
     training.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    training.add_argument("--overwrite", action="store_true",
+                          help="replace the run in OUT (removes only its last.pt, best.pt, "
+                               "metrics.jsonl, config.json and tensorboard/)")
+    training.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                          help="write OUT/last.pt every N steps (default: at each validation)")
     output = p.add_argument_group("output")
     output.add_argument("--out", "--output", dest="out", default="runs/gru_rirn",
                         help="metrics.jsonl, last.pt, best.pt, tensorboard/")
@@ -103,10 +112,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     config = TrainConfig(
         model=a.model, builder=a.builder, builder_kwargs=a.builder_kwargs, irm=a.irm,
         atb=a.atb, dtb=a.dtb, dataset=a.dataset, data_root=a.data_root,
-        preset=a.preset, out=a.out, resume=a.resume, seed=a.seed, device=a.device,
+        preset=a.preset, out=a.out, resume=a.resume, overwrite=a.overwrite, seed=a.seed,
+        device=a.device,
         compile=a.compile, checkpointing=a.checkpointing, workers=a.workers, steps=a.steps,
         batch_size=a.batch_size, crop=a.crop, val_clips=a.val_clips, val_crop=a.val_crop,
-        progress=a.progress,
+        progress=a.progress, checkpoint_every=a.checkpoint_every,
     )
     if a.builder is None:  # spell out the zoo model's defaults (what its checkpoints store)
         irm, atb, _ = config.model_switches()
@@ -117,7 +127,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     tic = time.perf_counter()
-    summary = train(config).summary
+    try:
+        summary = train(config).summary
+    except TrainingInterrupted as stopped:
+        print(stopped.message(), file=sys.stderr, flush=True)
+        raise SystemExit(128 + stopped.signum) from None
     if summary:
         print(
             f"validation after {summary['step']} steps ({time.perf_counter() - tic:.0f} s): "

@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import secrets
 import shutil
 import zipfile
@@ -198,8 +199,40 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 # -- atomic writes -------------------------------------------------------------------------
+_TEMP_HEX = 6  # bytes of randomness in a temporary name (12 hex digits)
+
+
 def _temp_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    return target.with_name(f".{target.name}.{secrets.token_hex(_TEMP_HEX)}.tmp")
+
+
+def remove_stale_temps(directory: PathLike, names: tuple[str, ...]) -> list[Path]:
+    """Remove temporary files that an interrupted write of one of ``names`` left behind.
+
+    Only files named exactly as :func:`_temp_path` names them (``.last.pt.<12 hex>.tmp``
+    for ``last.pt``) are removed; anything else in ``directory`` is left alone.
+
+    Returns:
+        The files removed.
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    alternatives = "|".join(re.escape(name) for name in names)
+    pattern = re.compile(rf"\.(?:{alternatives})\.[0-9a-f]{{{2 * _TEMP_HEX}}}\.tmp")
+    removed = []
+    for entry in folder.iterdir():
+        if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def write_text_atomic(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as checkpoints are written."""
+    target = Path(path)
+    _atomic_write(target, lambda f: f.write(text.encode("utf-8")))
+    return target
 
 
 def _file_mode() -> int:

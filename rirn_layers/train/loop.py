@@ -19,6 +19,11 @@ by a builder function, ``TrainConfig(builder="mymodels:build")``, or passed as a
   RNG states and how to rebuild the model (:meth:`TrainConfig.model_config`);
   ``resume=True`` continues bit for bit (data order and augmentation are a pure function of
   ``(seed, epoch, index)``, model randomness comes from the restored RNG);
+- graceful stop: SIGINT, SIGTERM or SIGHUP finish the current step, write ``last.pt`` and
+  raise :class:`TrainingInterrupted`; a second signal aborts at once;
+- a folder that holds a run is never overwritten unless ``resume=True`` or
+  ``overwrite=True``; the resolved run configuration goes to ``config.json`` and into the
+  checkpoints, and a resume with other model or schedule settings is refused;
 - ``metrics.jsonl``, an optional TensorBoard log (scalars and blur|output|sharp grids) and
   an optional progress bar; a final summary of validation PSNR/SSIM, output vs blurry input.
 """
@@ -30,8 +35,11 @@ import dataclasses
 import json
 import math
 import os
+import shutil
+import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +52,18 @@ from rirn_layers.data import build_dataset
 from rirn_layers.model import StreamingDeblurModel
 from rirn_layers.train.builders import build_from_config, check_builder_kwargs
 from rirn_layers.train.checkpoint import (
+    CheckpointError,
     copy_checkpoint,
     load_checkpoint,
+    remove_stale_temps,
     save_checkpoint,
     unwrap_model,
+    write_text_atomic,
 )
 from rirn_layers.train.metrics import MetricTracker
 from rirn_layers.wrap import detach_state
 
-__all__ = ["PRESETS", "TrainConfig", "TrainResult", "train"]
+__all__ = ["PRESETS", "TrainConfig", "TrainResult", "TrainingInterrupted", "train"]
 
 #: ``demo``: finishes in about five minutes on a 2-core CPU on the built-in synthetic data.
 #: ``paper``: RIRN sec. 4.1 (L1, Adam 1e-4, batch 16; the learning rate is annealed at 60% of
@@ -122,6 +133,7 @@ class TrainConfig:
     preset: str = "demo"
     out: str = "runs/gru_rirn"
     resume: bool = False
+    overwrite: bool = False  # replace the run in `out` (only its own files are removed)
     seed: int = 0
     device: str = "auto"
     compile: bool = False
@@ -135,6 +147,7 @@ class TrainConfig:
     lr: float | None = None
     milestones: tuple[float, ...] | None = None
     val_every: int | None = None
+    checkpoint_every: int | None = None  # steps between last.pt writes; default: val_every
     val_clips: int | None = None
     val_crop: int | None = None
     residual: bool | None = None  # zoo GRU/LSTM only: add the input frame to the output
@@ -163,7 +176,11 @@ class TrainConfig:
         values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         merged = {**PRESETS[self.preset], **values}
         config = TrainConfig(**merged)
-        for name in ("steps", "batch_size", "clip_length", "chunk", "val_every", "val_clips"):
+        if config.checkpoint_every is None:
+            config = dataclasses.replace(config, checkpoint_every=config.val_every)
+        names = ("steps", "batch_size", "clip_length", "chunk", "val_every", "val_clips",
+                 "checkpoint_every")
+        for name in names:
             if int(getattr(config, name)) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(config, name)}")
         config._check_model()
@@ -375,6 +392,165 @@ def _tensorboard(out: Path) -> Any:
     return SummaryWriter(str(out / "tensorboard"))
 
 
+# -- graceful stop -------------------------------------------------------------------------
+#: The signals that stop a run gracefully (SIGHUP where the platform has it).
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A signal stopped :func:`train` after a complete step; ``last.pt`` holds that step.
+
+    Attributes:
+        signum: the signal's number (``signal.SIGTERM``, ...).
+        step: the last completed step, the one ``last.pt`` holds.
+        steps: the steps the run was to train.
+        checkpoint: the ``last.pt`` written (``None`` on ranks other than 0).
+    """
+
+    def __init__(self, signum: int, step: int, steps: int, checkpoint: Path | None) -> None:
+        self.signum, self.step, self.steps, self.checkpoint = signum, step, steps, checkpoint
+        super().__init__(self.message())
+
+    @property
+    def signal_name(self) -> str:
+        """The signal's name, e.g. ``"SIGTERM"``."""
+        return signal.Signals(self.signum).name
+
+    def message(self) -> str:
+        """One line: what stopped the run, where, and how to continue it."""
+        saved = f"saved {self.checkpoint}" if self.checkpoint is not None else "saved by rank 0"
+        return (
+            f"stopped by {self.signal_name} at step {self.step} of {self.steps}; {saved}; "
+            "resume with --resume"
+        )
+
+
+class _StopSignals:
+    """While entered, record the first stop signal instead of dying; a second one aborts.
+
+    Handlers are installed only in the main thread (``signal.signal`` works only there) and
+    not for signals the process ignores (e.g. SIGHUP under ``nohup``). On the first signal
+    and on exit the previous handlers are restored, so a second Ctrl-C raises
+    ``KeyboardInterrupt`` (SIGTERM/SIGHUP: their default action) at once.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # pragma: no cover - e.g. an embedded interpreter
+                continue
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+        self._restore()
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+    def requested(self, ddp: _Dist, device: torch.device) -> int | None:
+        """The stop signal, agreed on by all ranks (any rank's signal stops them all)."""
+        if ddp.world == 1:
+            return self.signum
+        flag = torch.tensor([self.signum or 0], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item()) or None
+
+
+# -- the run folder ------------------------------------------------------------------------
+#: The files a run writes in ``out`` (``overwrite=True`` removes these and nothing else).
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "config.json", "tensorboard")
+#: Run settings that change the model or the schedule: a resume must keep them.
+RESUME_FIELDS = (
+    "model", "builder", "builder_kwargs", "irm", "atb", "dtb", "residual", "steps", "lr",
+    "milestones", "batch_size", "clip_length", "chunk", "crop", "dataset", "seed",
+)
+
+
+def _run_config(config: TrainConfig) -> dict[str, Any]:
+    """The resolved config as plain JSON values (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _check_out(out: Path, config: TrainConfig) -> None:
+    """Refuse to start a new run over an existing one, or to resume what is not there."""
+    found = [name for name in RUN_FILES[:3] if (out / name).exists()]
+    if config.resume and config.overwrite:
+        raise ValueError("train: `resume` and `overwrite` are both True; give one of them")
+    if config.resume and "last.pt" not in found:
+        holds = f"has {', '.join(found)} but no last.pt" if found else "holds no run (no last.pt)"
+        raise ValueError(f"train: `resume=True` but `out` {out} {holds}")
+    if found and not (config.resume or config.overwrite):
+        raise ValueError(
+            f"train: `out` {out} already holds a run ({', '.join(found)}); pass resume=True "
+            "(--resume) to continue it, overwrite=True (--overwrite) to replace it, or choose "
+            "another `out`"
+        )
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    """Create ``out``, remove stale temporary files and, with ``overwrite``, the old run."""
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, RUN_FILES[:4])
+    if not overwrite:
+        return
+    for name in RUN_FILES:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def _check_run_config(file: Path, stored: Any, current: Mapping[str, Any]) -> None:
+    """A resume keeps the model and schedule settings stored in the checkpoint (if any)."""
+    if not isinstance(stored, Mapping):  # written before run configs were stored
+        return
+    stored = json.loads(json.dumps(stored))
+    diffs = [
+        f"{key}: checkpoint {stored.get(key)!r} vs config {current.get(key)!r}"
+        for key in RESUME_FIELDS
+        if stored.get(key) != current.get(key)
+    ]
+    if diffs:
+        raise CheckpointError(
+            f"train: cannot resume from {file}: {len(diffs)} settings that change the model or "
+            f"the schedule differ ({'; '.join(diffs)}); resume with the checkpoint's settings, "
+            "or start a new run (overwrite=True or another `out`)"
+        )
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop the lines of ``metrics.jsonl`` after ``step`` (a resume logs them again)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a kill
+            continue
+        if isinstance(entry, dict) and int(entry.get("step", 0)) <= step:
+            kept.append(line + "\n")
+    write_text_atomic(path, "".join(kept))
+
+
 # -- the loop ----------------------------------------------------------------------------------
 @dataclasses.dataclass
 class TrainResult:
@@ -445,6 +621,10 @@ def _make_model(
 def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> TrainResult:
     """Train as ``config`` says; the validation summaries also go to ``metrics.jsonl``.
 
+    ``last.pt`` is written every ``checkpoint_every`` steps (default: at each validation,
+    ``val_every``), ``best.pt`` at validations that improve the PSNR, and ``config.json``
+    (the resolved config, also stored in the checkpoints) at the start.
+
     Args:
         config: the run; its model is built from ``config.builder`` or the zoo's
             ``config.model`` unless ``model`` is given.
@@ -465,18 +645,39 @@ def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> Tra
         ValueError: a config value out of range, ``model`` given with ``config.model``,
             ``irm``/``atb``/``dtb`` without a builder, or a builder whose model differs from
             ``model``.
-        CheckpointError: ``resume=True`` with a ``last.pt`` of another model.
+            A folder ``out`` that holds a run (``last.pt``, ``best.pt`` or
+            ``metrics.jsonl``) unless ``resume=True`` or ``overwrite=True``, and
+            ``resume=True`` with no ``last.pt`` there.
+        CheckpointError: ``resume=True`` with a ``last.pt`` of another model, or of a run
+            with other model or schedule settings (:data:`RESUME_FIELDS`).
+        TrainingInterrupted: SIGINT, SIGTERM or SIGHUP arrived; the step under way was
+            finished and saved to ``last.pt`` (``best.pt`` is kept as it was), the logs were
+            closed. A second signal aborts at once. The handlers are installed only while
+            ``train`` runs and only in the main thread (elsewhere signals act as before).
+            Under ``torchrun`` the ranks agree on the stop every step (one all-reduce).
     """
     if model is not None:
         _check_instance(config, model)
     config = config.resolved()
+    _check_out(Path(config.out), config)  # every rank, before any of them writes
+    with _StopSignals() as stop:
+        return _run(config, model, stop)
+
+
+def _run(
+    config: TrainConfig, model: StreamingDeblurModel | None, stop: _StopSignals
+) -> TrainResult:
+    """The body of :func:`train` for a resolved, checked ``config``."""
     device = _device(config.device)
     ddp = _init_distributed(device)
     if device.type == "cuda":
         device = torch.device("cuda", ddp.local_rank)
         torch.cuda.set_device(device)
     out = Path(config.out)
+    if ddp.main:
+        _prepare_out(out, config.overwrite)
     torch.manual_seed(config.seed)
+    run_config = _run_config(config)
 
     model, model_config = _make_model(config, model)
     model = model.to(device)
@@ -491,13 +692,19 @@ def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> Tra
     )
 
     start, best = 0, -math.inf
-    if config.resume and (out / "last.pt").is_file():
+    if config.resume:
         checkpoint = load_checkpoint(
             out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
             config=model_config,
         )
+        extra = checkpoint.get("extra") or {}
+        _check_run_config(out / "last.pt", extra.get("run_config"), run_config)
         start = int(checkpoint["step"])
-        best = float(checkpoint.get("extra", {}).get("best_psnr", -math.inf))
+        best = float(extra.get("best_psnr", -math.inf))
+    if ddp.main:
+        write_text_atomic(out / "config.json", json.dumps(run_config, indent=2) + "\n")
+        if config.resume:
+            _truncate_metrics(out / "metrics.jsonl", start)
 
     options: dict[str, Any] = {}
     if config.dataset == "synthetic" and config.synthetic_speed is not None:
@@ -523,7 +730,6 @@ def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> Tra
     log = None
     writer = None
     if ddp.main:
-        out.mkdir(parents=True, exist_ok=True)
         log = (out / "metrics.jsonl").open("a")
         writer = _tensorboard(out) if config.log_images else None
     bar = _progress(config.steps, start, config.progress and ddp.main)  # type: ignore[arg-type]
@@ -533,61 +739,70 @@ def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> Tra
             log.write(json.dumps(entry) + "\n")
             log.flush()
 
+    def save_last(step: int, extra: dict[str, Any]) -> None:
+        save_checkpoint(out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
+                        step=step, config=model_config,
+                        extra={**extra, "run_config": run_config})
+
     summary: dict[str, Any] = {}
-    done = start
+    done = saved = start  # the last step trained, and the one last.pt holds
+    signum: int | None = None
     model.train()
     tic, seen = time.perf_counter(), 0
-    for step, batch in _batches(train_set, config, ddp, start):
-        end = config.steps if config.stop_at is None else min(config.steps, config.stop_at)
-        if step >= end:  # type: ignore[operator]
-            break
-        blur = batch["blur"].to(device, non_blocking=True)
-        sharp = batch["sharp"].to(device, non_blocking=True)
-        optimizer.zero_grad(set_to_none=True)
-        autocast = torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp)
-        loss = _train_step(runner, blur, sharp, config, autocast, scaler)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        seen += blur.shape[0] * blur.shape[1] * ddp.world
-        done = step + 1
-        if bar is not None:
-            rate = seen / (time.perf_counter() - tic)
-            bar.set_postfix(loss=f"{loss:.4f}", frames_per_s=f"{rate:.1f}")
-            bar.update(1)
-        record({"step": done, "loss": loss, "lr": scheduler.get_last_lr()[0]})
-        if writer is not None:
-            writer.add_scalar("train/loss", loss, done)
-        if done % config.val_every == 0 or done == config.steps:  # type: ignore[operator]
-            if ddp.main:
-                ours, blurry, sample = _validate(model, val_set, device, config.val_clips)
-                entry = {"step": done, "val_psnr": ours["psnr"], "val_ssim": ours["ssim"],
-                         "blur_psnr": blurry["psnr"], "blur_ssim": blurry["ssim"]}
-                record(entry)
-                summary = entry
-                if writer is not None:
-                    writer.add_scalar("val/psnr", ours["psnr"], done)
-                    writer.add_scalar("val/ssim", ours["ssim"], done)
-                    writer.add_image("val/blur|output|sharp", torch.cat(sample, dim=-1), done)
-                extra = {"best_psnr": max(best, ours["psnr"]), **entry}
-                save_checkpoint(out / "last.pt", model=model, optimizer=optimizer,
-                                scheduler=scheduler, step=done, config=model_config,
-                                extra=extra)
-                if ours["psnr"] > best:
-                    best = ours["psnr"]
-                    copy_checkpoint(out / "last.pt", out / "best.pt")
-            if ddp.world > 1:
-                dist.barrier()
-    validated = done % config.val_every == 0 or done == config.steps  # type: ignore[operator]
-    if ddp.main and done != start and not validated:
-        save_checkpoint(out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                        step=done, config=model_config,
-                        extra={"best_psnr": best, **summary})
-    if bar is not None:
-        bar.close()
-    if log is not None:
-        log.close()
-    if writer is not None:
-        writer.close()
+    try:
+        for step, batch in _batches(train_set, config, ddp, start):
+            end = config.steps if config.stop_at is None else min(config.steps, config.stop_at)
+            if step >= end:  # type: ignore[operator]
+                break
+            blur = batch["blur"].to(device, non_blocking=True)
+            sharp = batch["sharp"].to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            autocast = torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp)
+            loss = _train_step(runner, blur, sharp, config, autocast, scaler)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            seen += blur.shape[0] * blur.shape[1] * ddp.world
+            done = step + 1
+            if bar is not None:
+                rate = seen / (time.perf_counter() - tic)
+                bar.set_postfix(loss=f"{loss:.4f}", frames_per_s=f"{rate:.1f}")
+                bar.update(1)
+            record({"step": done, "loss": loss, "lr": scheduler.get_last_lr()[0]})
+            if writer is not None:
+                writer.add_scalar("train/loss", loss, done)
+            if done % config.val_every == 0 or done == config.steps:  # type: ignore[operator]
+                if ddp.main:
+                    ours, blurry, sample = _validate(model, val_set, device, config.val_clips)
+                    entry = {"step": done, "val_psnr": ours["psnr"], "val_ssim": ours["ssim"],
+                             "blur_psnr": blurry["psnr"], "blur_ssim": blurry["ssim"]}
+                    record(entry)
+                    summary = entry
+                    if writer is not None:
+                        writer.add_scalar("val/psnr", ours["psnr"], done)
+                        writer.add_scalar("val/ssim", ours["ssim"], done)
+                        writer.add_image("val/blur|output|sharp", torch.cat(sample, dim=-1),
+                                         done)
+                    save_last(done, {"best_psnr": max(best, ours["psnr"]), **entry})
+                    saved = done
+                    if ours["psnr"] > best:
+                        best = ours["psnr"]
+                        copy_checkpoint(out / "last.pt", out / "best.pt")
+                if ddp.world > 1:
+                    dist.barrier()
+            elif done % config.checkpoint_every == 0 and ddp.main:  # type: ignore[operator]
+                save_last(done, {"best_psnr": best, **summary})
+                saved = done
+            signum = stop.requested(ddp, device)
+            if signum is not None:
+                break
+        if ddp.main and done != saved:
+            save_last(done, {"best_psnr": best, **summary})
+    finally:
+        for closable in (bar, log, writer):
+            if closable is not None:
+                closable.close()
+    if signum is not None and done < config.steps:  # type: ignore[operator]
+        checkpoint = out / "last.pt" if ddp.main else None
+        raise TrainingInterrupted(signum, done, config.steps, checkpoint)  # type: ignore[arg-type]
     return TrainResult(summary, model, done)
-
