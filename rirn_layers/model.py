@@ -14,6 +14,8 @@ by repeating its first/last frame (``ends="pad"``, the default: every frame gets
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any, Literal, NamedTuple, cast
 
 import torch
@@ -24,7 +26,7 @@ from rirn_layers._checks import check_clip, check_image, check_matches, shape_st
 from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.fast_path import cpu_reduced_precision
 from rirn_layers.padding import crop_to, pad_to_multiple
-from rirn_layers.wrap import RecurrentCellWrapper
+from rirn_layers.wrap import RecurrentCellWrapper, RIRNState
 
 __all__ = ["RecurrentDeblurNet", "StreamState", "StreamingDeblurModel", "check_reconstructor"]
 
@@ -38,11 +40,23 @@ class StreamState(NamedTuple):
         inner: the model's own state (e.g. an :class:`~rirn_layers.RIRNState`).
         last: the last padded input frame (kept to edge-pad the end of the video).
         size: the ``(H, W)`` of the input frames before padding to ``scale``.
+        flushed: ``True`` for the state :meth:`StreamingDeblurModel.flush` returns after
+            feeding the end padding (the video ended); ``step`` and ``flush`` refuse it.
+            Defaults to ``False``, so
+            ``StreamState(inner, last, size)`` still builds a live state.
     """
 
     inner: Any
     last: torch.Tensor
     size: tuple[int, int]
+    flushed: bool = False
+
+
+_FLUSHED = "`state` was flushed (the video ended); start a new video with state=None"
+
+
+def _count_bad(frame: torch.Tensor) -> tuple[int, int]:
+    return int(torch.isnan(frame).sum()), int(torch.isinf(frame).sum())
 
 
 def _check_ends(ends: str) -> None:
@@ -84,6 +98,15 @@ class StreamingDeblurModel(nn.Module):
     fast_path_dtype: torch.dtype | None = None
     #: What ``set_fast_path()`` measured for the CPU (``None``: float32 is as fast there).
     cpu_fast_path_dtype: torch.dtype | None = None
+    #: ``step`` rejects a frame holding NaN or inf (:meth:`set_input_checks`).
+    check_finite: bool = True
+    #: ``step`` warns (once per model) of frames far outside ``value_range``
+    #: (:meth:`set_input_checks`).
+    check_value_range: bool = True
+    #: Set once the value-range warning was given.
+    _range_warned: bool = False
+    #: The type of the inner state this model's steps return, once one ran (eager only).
+    _inner_state_type: type | None = None
 
     def set_io(
         self, *, value_range: tuple[float, float] = (0.0, 1.0), channel_order: str = "rgb"
@@ -119,6 +142,85 @@ class StreamingDeblurModel(nn.Module):
             raise TypeError(f"`enabled` must be True or False, got {enabled!r}")
         self.checkpointing = enabled
         return self
+
+    def set_input_checks(
+        self, *, finite: bool = True, value_range: bool = True
+    ) -> StreamingDeblurModel:
+        """Switch the per-frame input checks of :meth:`step` on or off (both on by default).
+
+        ``finite``: a frame holding NaN or inf raises ``ValueError`` (one bad pixel would
+        poison every later frame through the recurrent state). ``value_range``: a frame whose
+        values lie far outside the declared ``value_range`` (by more than its width, e.g.
+        0..255 frames given to a ``(0, 1)`` model) warns once per model. Together they cost
+        one reduction (``torch.aminmax``) of each frame and, on an accelerator, one
+        device-to-host sync per frame; turn them off for the last bit of throughput once the
+        input is known to be clean. Both are skipped inside ``torch.compile`` (a
+        data-dependent check would break the graph).
+        """
+        for name, value in (("finite", finite), ("value_range", value_range)):
+            if not isinstance(value, bool):
+                raise TypeError(f"`{name}` must be True or False, got {value!r}")
+        self.check_finite = finite
+        self.check_value_range = value_range
+        return self
+
+    def _check_frame_values(self, frame: torch.Tensor) -> None:
+        """The checks of :meth:`set_input_checks`: one reduction of the frame."""
+        check_range = self.check_value_range and not self._range_warned
+        if not (self.check_finite or check_range) or not frame.is_floating_point() or (
+            frame.is_meta  # no values to check (e.g. profile.count_macs)
+        ):
+            return
+        owner = type(self).__name__
+        lo_t, hi_t = torch.aminmax(frame.detach())
+        lo, hi = float(lo_t), float(hi_t)  # NaN propagates; inf shows as an end
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            if self.check_finite:
+                nans, infs = _count_bad(frame.detach())
+                raise ValueError(
+                    f"{owner}: `frame` holds {nans} NaN and {infs} inf values (a single bad "
+                    "pixel poisons every later frame through the recurrent state); clean the "
+                    "input, or switch the check off with set_input_checks(finite=False)"
+                )
+            return
+        low, high = self.value_range
+        span = high - low
+        if check_range and (hi > high + span or lo < low - span):
+            self._range_warned = True
+            hint = (
+                "set_io(value_range=(0, 255))" if lo >= 0 and hi <= 255 and high < 255
+                else "set_io(value_range=(low, high))"
+            )
+            warnings.warn(
+                f"{owner}: `frame` holds values in [{lo:g}, {hi:g}], far outside the model's "
+                f"value_range {self.value_range}; declare the range of your frames with "
+                f"{hint} (warned once per model; set_input_checks(value_range=False) silences "
+                "it)",
+                stacklevel=3,
+            )
+
+    def _check_stream_state(self, state: object) -> StreamState:
+        owner = type(self).__name__
+        if not isinstance(state, StreamState):
+            if (isinstance(state, tuple) and not hasattr(state, "_fields")
+                    and len(state) in (3, 4) and isinstance(state[1], torch.Tensor)):
+                state = StreamState(*state)  # e.g. a state rebuilt from a flat tuple
+            else:
+                raise TypeError(
+                    f"{owner}: `state` must be None or the StreamState returned by the "
+                    f"previous step, got {type(state).__name__}"
+                )
+        if state.flushed:
+            raise ValueError(f"{owner}: {_FLUSHED}")
+        known = self._inner_state_type
+        if known is not None and not torch.compiler.is_compiling():
+            if state.inner is not None and type(state.inner) is not known:
+                raise TypeError(
+                    f"{owner}: `state.inner` is {type(state.inner).__name__}, but this "
+                    f"model's steps carry {known.__name__}: pass the StreamState this model "
+                    "returned (a state of another model?)"
+                )
+        return state
 
     def set_fast_path(
         self, enabled: bool = True, *, dtype: torch.dtype | None = None
@@ -233,11 +335,20 @@ class StreamingDeblurModel(nn.Module):
         first frame (``state=None``) with ``ends="pad"`` the frame is also fed ``past``
         extra times, so the first output belongs to the first frame. ``inputs`` are the
         model's extra per-frame inputs, if it takes any (e.g. ``flow=``).
+
+        A frame holding NaN or inf raises ``ValueError``, and one far outside
+        ``value_range`` warns once (:meth:`set_input_checks`; both skipped inside
+        ``torch.compile``). ``state`` must be ``None`` or the :class:`StreamState` this model
+        returned last, not one that :meth:`flush` returned.
         """
         _check_ends(ends)
         owner = type(self).__name__
+        if state is not None:
+            state = self._check_stream_state(state)
         frame = check_image(owner, "frame", frame, self.in_channels)
         check_matches(owner, "frame", frame, next(self.parameters(), None))
+        if not torch.compiler.is_compiling():
+            self._check_frame_values(frame)
         padded, size = pad_to_multiple(self._to_internal(frame), self.scale)
         extras = self.prepare_inputs(inputs, frame)
         inner = None
@@ -254,6 +365,9 @@ class StreamingDeblurModel(nn.Module):
                 )
             inner = state.inner
         out, inner = self._advance(padded, inner, extras)
+        if self._inner_state_type is None and inner is not None:
+            if not torch.compiler.is_compiling():
+                self._inner_state_type = type(inner)
         if out is not None:
             out = self._to_external(crop_to(out, size).to(frame.dtype))
         return out, StreamState(inner, padded, size)
@@ -261,8 +375,15 @@ class StreamingDeblurModel(nn.Module):
     def flush(
         self, state: StreamState, *, ends: Ends = "pad"
     ) -> tuple[list[torch.Tensor], StreamState]:
-        """End of the video: emit the ``future`` outputs still pending (``ends="pad"``)."""
+        """End of the video: emit the ``future`` outputs still pending (``ends="pad"``).
+
+        When it fed the padding frames (``ends="pad"`` and ``future > 0``) the state
+        returned is marked ``flushed``: ``step`` and ``flush`` refuse it, as going on from it
+        would give outputs for frames that were never fed. Otherwise the state is unchanged
+        and a video may go on from it.
+        """
         _check_ends(ends)
+        state = self._check_stream_state(state)
         outs = []
         if ends == "pad":
             inner = state.inner
@@ -271,7 +392,7 @@ class StreamingDeblurModel(nn.Module):
                 if out is not None:
                     out = crop_to(out, state.size).to(state.last.dtype)
                     outs.append(self._to_external(out))
-            state = StreamState(inner, state.last, state.size)
+            state = StreamState(inner, state.last, state.size, self.future > 0)
         return outs, state
 
     def forward(
@@ -490,6 +611,11 @@ class RecurrentDeblurNet(StreamingDeblurModel):
     def advance(
         self, frame: torch.Tensor, state: Any, **inputs: torch.Tensor
     ) -> tuple[torch.Tensor, Any]:
+        if hasattr(state, "_fields") and not isinstance(state, RIRNState):
+            raise TypeError(
+                "RecurrentDeblurNet: `state.inner` must be the RIRNState this model returned, "
+                f"got {type(state).__name__} (a state of another model?)"
+            )
         features, state = self.wrapped(frame, state, **inputs)
         out = self.reconstructor(features.cat(), frame)
         return out, self.wrapped.feed_output(state, out)

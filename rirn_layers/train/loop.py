@@ -759,6 +759,13 @@ def _run(
             optimizer.zero_grad(set_to_none=True)
             autocast = torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp)
             loss = _train_step(runner, blur, sharp, config, autocast, scaler)
+            if not math.isfinite(loss):  # before the update: last.pt keeps the last good step
+                saved = done  # write no checkpoint of the diverged run
+                raise FloatingPointError(
+                    f"training loss is {loss} at step {step + 1} (the model diverged); "
+                    f"{out / 'last.pt'} keeps the last checkpoint written; try a lower lr than "
+                    f"{config.lr}"
+                )
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
