@@ -40,6 +40,7 @@ process's.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
@@ -231,7 +232,7 @@ def remove_stale_temps(directory: PathLike, names: tuple[str, ...]) -> list[Path
 def write_text_atomic(path: PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically, as checkpoints are written."""
     target = Path(path)
-    _atomic_write(target, lambda f: f.write(text.encode("utf-8")))
+    _atomic_write(target, lambda f: f.write(text.encode("utf-8")), "write_text_atomic")
     return target
 
 
@@ -254,7 +255,36 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def _disk_full(err: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError behind ``err`` (itself or in its cause/context chain).
+
+    ``torch.save`` reports a failed write of its zip writer as ``RuntimeError: [enforce fail
+    at inline_container.cc:...] . unexpected pos ...``, with the OSError only as its context.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _full_error(what: str, target: Path, cause: OSError) -> OSError:
+    kind = "disk quota exceeded" if cause.errno != errno.ENOSPC else "no space left on device"
+    return OSError(
+        cause.errno,
+        f"{what}: {kind} while writing {target} (the previous file, if any, is unchanged; "
+        "the partial temporary file was removed); free some space and retry",
+        str(target),
+    )
+
+
+def _atomic_write(target: Path, write: Callable[[Any], None], what: str = "write") -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_path(target)
     try:
@@ -264,8 +294,11 @@ def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
             os.fsync(f.fileno())
         os.chmod(temp, _file_mode())
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as err:
         temp.unlink(missing_ok=True)
+        full = _disk_full(err) if isinstance(err, Exception) else None
+        if full is not None:
+            raise _full_error(what, target, full) from err
         raise
     _fsync_dir(target.parent)
 
@@ -299,6 +332,7 @@ def save_checkpoint(
         The path written.
 
     Raises:
+        OSError: (errno ENOSPC) the disk is full; the old file is left as it was.
         TypeError: an argument of the wrong type, or a value that
             ``torch.load(weights_only=True)`` could not read back (nothing is written then).
 
@@ -346,7 +380,7 @@ def save_checkpoint(
     for key in ("config", "optimizer", "scheduler", "extra"):
         _check_plain(payload[key], f"`{key}`")
     target = Path(path)
-    _atomic_write(target, lambda f: torch.save(payload, f))
+    _atomic_write(target, lambda f: torch.save(payload, f), "save_checkpoint")
     return target
 
 
@@ -371,8 +405,11 @@ def copy_checkpoint(src: PathLike, dst: PathLike) -> Path:
                 fout.flush()
                 os.fsync(fout.fileno())
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as err:
         temp.unlink(missing_ok=True)
+        full = _disk_full(err) if isinstance(err, Exception) else None
+        if full is not None:
+            raise _full_error("copy_checkpoint", target, full) from err
         raise
     _fsync_dir(target.parent)
     return target
@@ -431,6 +468,32 @@ def _read(path: PathLike, map_location: Any) -> dict[str, Any]:
             f"rirn-layers reads up to {VERSION}: upgrade rirn-layers"
         )
     return payload
+
+
+def _require(payload: Mapping[str, Any], file: PathLike, keys: tuple[str, ...], what: str) -> None:
+    """Raise CheckpointError naming the keys of ``keys`` that ``payload`` lacks or has wrong."""
+    missing = [k for k in keys if k not in payload]
+    if missing:
+        raise CheckpointError(
+            f"{what}: {file} is an incomplete checkpoint: it has the rirn-layers format tag but "
+            f"no {', '.join(repr(k) for k in missing)} "
+            f"{'entry' if len(missing) == 1 else 'entries'} (it has {sorted(payload, key=str)}); "
+            "it was not written by save_checkpoint or was edited"
+        )
+    expected = {"model": (Mapping, "a state_dict (dict)"), "config": (Mapping, "a dict"),
+                "step": (int, "an int >= 0")}
+    for key in keys:
+        kind, words = expected[key]
+        value = payload[key]
+        if (
+            not isinstance(value, kind)
+            or (key == "step" and (isinstance(value, bool) or value < 0))
+        ):
+            shown = f"{value!r}" if key == "step" else type(value).__name__
+            raise CheckpointError(
+                f"{what}: {file} is an invalid checkpoint: its {key!r} entry must be {words}, "
+                f"got {shown}"
+            )
 
 
 def _listing(keys: list[str]) -> str:
@@ -555,6 +618,8 @@ def load_checkpoint(
     """
     file = Path(path)
     payload = _read(file, map_location)
+    _require(payload, file, ("step", "model") if model is not None else ("step",),
+             "load_checkpoint")
     if optimizer is not None:
         _check_optimizer(optimizer, payload.get("optimizer"), file)
     if scheduler is not None and payload.get("scheduler") is None:
@@ -635,9 +700,8 @@ def model_from_checkpoint(
     """
     file = Path(path)
     payload = _read(file, map_location)
-    config = payload.get("config")
-    if not isinstance(config, Mapping):
-        raise CheckpointError(f"model_from_checkpoint: {file} stores no model config")
+    _require(payload, file, ("config", "model"), "model_from_checkpoint")
+    config = payload["config"]
     model = _rebuild(file, config, builder)
     _load_model(model, payload, file, strict=True, config=config)
     return model.eval(), payload
