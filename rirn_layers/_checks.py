@@ -18,6 +18,7 @@ __all__ = [
     "check_clip",
     "check_image",
     "check_matches",
+    "check_nonempty",
     "check_same_as",
     "shape_str",
 ]
@@ -54,6 +55,17 @@ def check_image(owner: str, name: str, x: object, channels: int | None = None) -
 def check_clip(owner: str, name: str, x: object, channels: int | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating ``(B, T, C, H, W)`` tensor with ``channels`` channels."""
     return _check(owner, name, x, 5, channels)
+
+
+def check_nonempty(owner: str, name: str, x: torch.Tensor) -> torch.Tensor:
+    """Check that ``x`` (``(B, C, H, W)`` or ``(B, T, C, H, W)``) has ``B, H, W >= 1``."""
+    if x.shape[0] < 1 or min(x.shape[-2:]) < 1:
+        layout = "(B, T, C, H, W)" if x.dim() == 5 else "(B, C, H, W)"
+        raise ValueError(
+            f"{owner}: `{name}` must have a batch size B >= 1 and H, W >= 1, expected {layout} "
+            f"with B, H, W >= 1, got {shape_str(x.shape)}"
+        )
+    return x
 
 
 def check_same_as(

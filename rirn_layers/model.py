@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from rirn_layers._checks import check_clip, check_image, check_matches, shape_str
+from rirn_layers._checks import check_clip, check_image, check_matches, check_nonempty, shape_str
 from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.fast_path import cpu_reduced_precision
 from rirn_layers.padding import crop_to, pad_to_multiple
@@ -345,7 +345,7 @@ class StreamingDeblurModel(nn.Module):
         owner = type(self).__name__
         if state is not None:
             state = self._check_stream_state(state)
-        frame = check_image(owner, "frame", frame, self.in_channels)
+        frame = check_nonempty(owner, "frame", check_image(owner, "frame", frame, self.in_channels))
         check_matches(owner, "frame", frame, next(self.parameters(), None))
         if not torch.compiler.is_compiling():
             self._check_frame_values(frame)
@@ -411,7 +411,8 @@ class StreamingDeblurModel(nn.Module):
         ``inputs`` are the model's extra per-frame inputs as clips ``(B, T, C, H', W')``.
         """
         owner = type(self).__name__
-        frames = check_clip(owner, "frames", frames, self.in_channels)
+        frames = check_nonempty(owner, "frames", check_clip(owner, "frames", frames,
+                                                            self.in_channels))
         if frames.shape[1] == 0:
             raise ValueError(f"{owner}: `frames` needs T >= 1, got T = 0")
         for name, value in inputs.items():

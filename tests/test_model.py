@@ -193,3 +193,14 @@ def test_pad_to_multiple_round_trip(lead, h, w, multiple):
     assert padded.shape[-2] - h < multiple and padded.shape[-1] - w < multiple
     torch.testing.assert_close(crop_to(padded, size), x)
     torch.testing.assert_close(padded[..., -1, :w], x[..., -1, :])  # replicate padding
+
+
+@pytest.mark.parametrize("name", ["gru", "strcnn"])
+def test_every_model_refuses_empty_frames_up_front(name):
+    from rirn_layers.baselines import build_model
+
+    model = build_model(name).eval()
+    with pytest.raises(ValueError, match=r"`frames` must have a batch size B >= 1 and H, W >= 1"):
+        model(torch.rand(0, 2, 3, 16, 16))
+    with pytest.raises(ValueError, match=r"`frame` must have a batch size .*got \(1, 3, 0, 16\)"):
+        model.step(torch.rand(1, 3, 0, 16))

@@ -60,7 +60,6 @@ from rirn_layers.baselines.rdb import (
     ESTRNNReconstructor,
     RDBCell,
     check_activation,
-    check_frame_size,
     features_of,
 )
 from rirn_layers.contracts import FrameReconstructor
@@ -142,28 +141,9 @@ class ESTRNN(StreamingDeblurModel):
         self.past = gsa.past
         self.future = gsa.future
 
-    def step(self, frame: Any, state: Any = None, **kwargs: Any) -> Any:
-        """:meth:`StreamingDeblurModel.step`, refusing ``B == 0`` or ``H/W == 0`` up front."""
-        if isinstance(frame, torch.Tensor) and frame.dim() == 4:
-            check_frame_size("ESTRNN", frame)
-        return super().step(frame, state, **kwargs)
-
-    def forward(self, frames: Any, state: Any = None, **kwargs: Any) -> Any:
-        """:meth:`StreamingDeblurModel.forward`, refusing ``B == 0`` or ``H/W == 0`` up front."""
-        if isinstance(frames, torch.Tensor) and frames.dim() == 5:
-            b, _, _, h, w = frames.shape
-            if b < 1 or h < 1 or w < 1:
-                raise ValueError(
-                    f"ESTRNN: `frames` must have a batch size B >= 1 and H, W >= 1, expected "
-                    f"(B, T, C, H, W) with B, H, W >= 1, got {shape_str(frames.shape)}"
-                )
-        return super().forward(frames, state, **kwargs)
-
     def advance(
         self, frame: torch.Tensor, state: ESTRNNState | None
     ) -> tuple[torch.Tensor | None, ESTRNNState]:
-        if isinstance(frame, torch.Tensor):
-            check_frame_size("ESTRNN", frame)
         if state is None:
             state = ESTRNNState((), (), None)
         elif not isinstance(state, ESTRNNState):

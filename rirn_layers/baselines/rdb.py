@@ -52,7 +52,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, shape_str
+from rirn_layers._checks import check_image, check_nonempty, shape_str
 from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
 from rirn_layers.layers.common import conv
 from rirn_layers.model import RecurrentDeblurNet
@@ -96,14 +96,6 @@ def check_activation(owner: str, activation: object) -> Activation:
 
 
 # -- building blocks -------------------------------------------------------------------------
-
-def check_frame_size(who: str, frame: torch.Tensor) -> None:
-    """Raise ValueError unless ``frame`` ``(B, C, H, W)`` has ``B >= 1`` and ``H, W >= 1``."""
-    if frame.dim() >= 3 and (frame.shape[0] < 1 or min(frame.shape[-2:]) < 1):
-        raise ValueError(
-            f"{who}: `frame` must have a batch size B >= 1 and H, W >= 1, expected (B, C, H, W) "
-            f"with B, H, W >= 1, got {shape_str(frame.shape)}"
-        )
 
 class _DenseLayer(nn.Module):
     """``cat(x, act(conv3x3(x)))``: one dense layer adding ``growth`` channels."""
@@ -244,7 +236,7 @@ class RDBCell(nn.Module):
         self, frame: torch.Tensor, hidden: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         frame = check_image("RDBCell", "frame", frame, self.in_channels)
-        check_frame_size("RDBCell", frame)
+        check_nonempty("RDBCell", "frame", frame)
         height, width = frame.shape[-2:]
         if height % self.scale or width % self.scale:
             raise ValueError(
