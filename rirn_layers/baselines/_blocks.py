@@ -28,7 +28,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, shape_str
+from rirn_layers._checks import (
+    check_bool,
+    check_float,
+    check_image,
+    check_int,
+    check_ints,
+    check_multiple,
+    check_state,
+    shape_str,
+)
 from rirn_layers.contracts import PARTS
 from rirn_layers.layers.common import ResBlock, conv
 
@@ -50,75 +59,11 @@ __all__ = [
 
 
 # -- validation --------------------------------------------------------------------------
-def check_int(owner: str, name: str, value: object, low: int, high: int | None = None) -> int:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int in ``[low, high]``."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-    if ok and high is not None:
-        ok = value <= high  # type: ignore[operator]
-    if not ok:
-        allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
-        raise ValueError(f"{owner}: `{name}` must be {allowed}, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def check_bool(owner: str, name: str, value: object) -> bool:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is ``True`` or ``False``."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{owner}: `{name}` must be True or False, got {value!r}")
-    return value
-
-
-def check_float(
-    owner: str, name: str, value: object, low: float, high: float | None = None
-) -> float:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is a real number in range."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and value == value and value >= low  # type: ignore[operator]
-    if ok and high is not None:
-        ok = value <= high  # type: ignore[operator]
-    if not ok:
-        allowed = f"a number >= {low}" if high is None else f"a number in [{low}, {high}]"
-        raise ValueError(f"{owner}: `{name}` must be {allowed}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
-
-
 def check_channels(owner: str, name: str, value: object) -> tuple[int, int, int]:
-    """Raise ``ValueError`` unless ``value`` is three positive ints (the encoder widths)."""
-    ok = (
-        isinstance(value, Sequence)
-        and not isinstance(value, str)
-        and len(value) == 3
-        and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in value)
+    """The three encoder widths of the IFI-RNN family, or ``ValueError`` naming ``name``."""
+    return check_ints(  # type: ignore[return-value]
+        owner, name, value, 3, what="widths of the stride 1, 2, 2 encoder convolutions"
     )
-    if not ok:
-        raise ValueError(
-            f"{owner}: `{name}` must be three ints >= 1 (widths of the stride 1, 2, 2 "
-            f"encoder convolutions), got {value!r}"
-        )
-    return tuple(value)  # type: ignore[return-value,arg-type]
-
-
-def check_multiple(owner: str, name: str, x: torch.Tensor, multiple: int) -> None:
-    """Raise ``ValueError`` unless ``H`` and ``W`` of ``x`` are multiples of ``multiple``."""
-    if x.shape[-2] % multiple or x.shape[-1] % multiple:
-        raise ValueError(
-            f"{owner}: `{name}` needs H and W divisible by {multiple} (x{multiple} "
-            f"downsampling), got {shape_str(x.shape)}; pad frames first "
-            "(rirn_layers.pad_to_multiple)"
-        )
-
-
-def check_state(
-    owner: str, name: str, value: object, channels: int, like: torch.Tensor
-) -> torch.Tensor:
-    """Check a carried state: ``(B, channels, h, w)`` with ``B, h, w`` of ``like``."""
-    value = check_image(owner, name, value, channels)
-    if value.shape[0] != like.shape[0] or value.shape[-2:] != like.shape[-2:]:
-        raise ValueError(
-            f"{owner}: `{name}` {shape_str(value.shape)} does not match the encoded frame "
-            f"{shape_str(like.shape)} in batch or size; pass the state of the previous call"
-        )
-    return value
 
 
 # -- layers ------------------------------------------------------------------------------

@@ -15,14 +15,16 @@ DVD       ``<seq>/{input,GT}/*`` (or ``{train,test}/<seq>/...``)       val = tes
 BSD       ``BSD_<exp>/<split>/<seq>/{Blur,Sharp}/RGB/*.png``          train, valid, test
 ========  ==========================================================  ======================
 
-Frames are read with Pillow as 8-bit RGB and returned as float32 in ``[0, 1]``. A clip is
+Frames are read at their full depth (:mod:`rirn_layers.image_files`: 8-bit with Pillow,
+16-bit gray with Pillow, 16-bit colour PNG/TIFF with PyAV) and returned as float32 RGB in
+``[0, 1]`` (8-bit codes / 255, 16-bit codes / 65535; gray repeated to three channels, alpha
+dropped). A clip is
 ``clip_length`` consecutive frames of one sequence (or the whole sequence); crop, flips,
 90-degree rotation and noise are drawn once per clip (:mod:`rirn_layers.data.clips`).
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.utils.data import Dataset
 
+from rirn_layers._optional import require
 from rirn_layers.data.clips import (
     Augmentation,
     add_noise,
@@ -38,10 +41,10 @@ from rirn_layers.data.clips import (
     clip_windows,
     item_generator,
     parse_crop,
-    require,
     resolve_augment,
     sample_transform,
 )
+from rirn_layers.frame_names import IMAGE_SUFFIXES, natural_key
 
 __all__ = [
     "DVD_TEST_SEQUENCES",
@@ -60,7 +63,6 @@ __all__ = [
     "scan_reds",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: The DVD sequences held out for testing by its authors (Su et al., CVPR 2017).
 DVD_TEST_SEQUENCES: tuple[str, ...] = (
     "720p_240fps_2",
@@ -77,7 +79,7 @@ DVD_TEST_SEQUENCES: tuple[str, ...] = (
 
 
 def _pil_image() -> Any:
-    return require("PIL.Image", "pillow", "Reading video frames")
+    return require("PIL.Image", extra="train", purpose="Reading dataset frames")
 
 
 class FrameSequence(NamedTuple):
@@ -96,13 +98,14 @@ class FrameSequence(NamedTuple):
     sharp: tuple[Path, ...]
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
-
-
-def _images(folder: Path) -> dict[str, Path]:
+def _images(folder: Path, sequence: str) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for p in folder.iterdir():
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_symlink() and not p.exists():
+            raise ValueError(
+                f"sequence {sequence!r}: frame {p.stem!r} at {p} is a broken symbolic link "
+                f"(it points to {p.readlink()}, which does not exist)"
+            )
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
             if p.stem in found:
                 raise ValueError(f"two frames named {p.stem!r} in {folder}: {found[p.stem]}, {p}")
@@ -131,12 +134,12 @@ def pair_frames(name: str, blur_dir: str | Path, sharp_dir: str | Path) -> Frame
     for kind, folder in (("blurry", blur_dir), ("sharp", sharp_dir)):
         if not folder.is_dir():
             raise ValueError(f"sequence {name!r}: no folder of {kind} frames at {folder}")
-    blur, sharp = _images(blur_dir), _images(sharp_dir)
+    blur, sharp = _images(blur_dir, name), _images(sharp_dir, name)
     for have, have_dir, lack, lack_dir in (
         (blur, blur_dir, sharp, sharp_dir),
         (sharp, sharp_dir, blur, blur_dir),
     ):
-        missing = sorted(set(have) - set(lack), key=_natural_key)
+        missing = sorted(set(have) - set(lack), key=natural_key)
         if missing:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise ValueError(
@@ -147,7 +150,7 @@ def pair_frames(name: str, blur_dir: str | Path, sharp_dir: str | Path) -> Frame
         raise ValueError(
             f"sequence {name!r}: no frames ({', '.join(IMAGE_SUFFIXES)}) in {blur_dir}"
         )
-    frames = tuple(sorted(blur, key=_natural_key))
+    frames = tuple(sorted(blur, key=natural_key))
     return FrameSequence(
         name, frames, tuple(blur[f] for f in frames), tuple(sharp[f] for f in frames)
     )
@@ -167,10 +170,13 @@ def read_frame(
     box: tuple[int, int, int, int] | None = None,
     expect_size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """Read an image as ``(3, h, w)`` float32 RGB in ``[0, 1]``.
+    """Read an image as ``(3, h, w)`` float32 RGB in ``[0, 1]``, at its full bit depth.
+
+    8-bit images are divided by 255, 16-bit PNG/TIFF (gray or colour) by 65535: a 16-bit
+    frame keeps its precision instead of being clipped or truncated to 8 bits.
 
     Args:
-        path: the image file (anything Pillow reads; grey and RGBA become RGB).
+        path: the image file (PNG, JPEG, BMP, TIFF; gray becomes RGB, alpha is dropped).
         box: ``(top, left, height, width)`` to read a window only.
         expect_size: the image's ``(H, W)``; another size raises ValueError.
 
@@ -184,18 +190,19 @@ def read_frame(
         >>> read_frame(path, (1, 1, 2, 2)).shape
         torch.Size([3, 2, 2])
     """
-    with _pil_image().open(path) as im:
-        if expect_size is not None and (im.size[1], im.size[0]) != tuple(expect_size):
-            raise ValueError(
-                f"{path} has size {(im.size[1], im.size[0])}, expected {tuple(expect_size)}"
-            )
-        if box is not None:
-            top, left, h, w = box
-            im = im.crop((left, top, left + w, top + h))
-        im = im.convert("RGB")
-        w, h = im.size
-        data = bytearray(im.tobytes())
-    return torch.frombuffer(data, dtype=torch.uint8).view(h, w, 3).permute(2, 0, 1).float() / 255
+    from rirn_layers.image_files import read_image  # needs numpy (the train extra)
+
+    colour, _, kind = read_image(Path(path))
+    if expect_size is not None and colour.shape[:2] != tuple(expect_size):
+        raise ValueError(
+            f"{path} has size {tuple(colour.shape[:2])}, expected {tuple(expect_size)}"
+        )
+    if box is not None:
+        top, left, h, w = box
+        colour = colour[top : top + h, left : left + w]
+    codes = torch.from_numpy(colour.astype("float32", copy=True)).permute(2, 0, 1)
+    frame = codes / (65535.0 if kind.depth == 16 else 255.0)
+    return frame.expand(3, -1, -1).contiguous() if frame.shape[0] == 1 else frame
 
 
 class VideoFolderDataset(Dataset):
@@ -346,7 +353,7 @@ def _check_root(root: str | Path, layout: str) -> Path:
 
 
 def _subdirs(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: _natural_key(p.name))
+    return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
 
 
 def _listing(folder: Path) -> str:
@@ -425,13 +432,13 @@ def scan_reds(root: str | Path, split: str = "train", blur: str = "blur") -> lis
         (blur_seqs, sharp_seqs, sharp_root),
         (sharp_seqs, blur_seqs, blur_root),
     ):
-        missing = sorted(seqs - others, key=_natural_key)
+        missing = sorted(seqs - others, key=natural_key)
         if missing:
             raise ValueError(f"REDS: sequence {missing[0]!r} has no folder in {other_root}")
     if not blur_seqs:
         raise ValueError(f"REDS: no sequence folders in {blur_root}: expected {expected}")
     return [
-        pair_frames(s, blur_root / s, sharp_root / s) for s in sorted(blur_seqs, key=_natural_key)
+        pair_frames(s, blur_root / s, sharp_root / s) for s in sorted(blur_seqs, key=natural_key)
     ]
 
 

@@ -26,7 +26,7 @@ from typing import Literal, overload
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, check_same_as
+from rirn_layers._checks import check_image, check_int, check_same_as
 from rirn_layers.layers.common import conv
 
 __all__ = ["AdaptiveTemporalBlend"]
@@ -78,8 +78,7 @@ class AdaptiveTemporalBlend(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if channels < 1:
-            raise ValueError(f"AdaptiveTemporalBlend: `channels` must be >= 1, got {channels}")
+        check_int("AdaptiveTemporalBlend", "channels", channels, 1)
         factory = {"device": device, "dtype": dtype}
         self.channels = channels
         self.mix = conv(2 * channels, 2 * channels, 3, **factory)

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rirn_layers._checks import check_int
+
 __all__ = ["ResBlock", "conv"]
 
 
@@ -59,6 +61,7 @@ class ResBlock(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        check_int("ResBlock", "channels", channels, 1)
         factory = {"device": device, "dtype": dtype}
         self.conv1 = conv(channels, channels, 3, **factory)
         self.act = nn.ReLU(inplace=True)

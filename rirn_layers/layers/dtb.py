@@ -20,7 +20,7 @@ from typing import Literal, overload
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, check_same_as
+from rirn_layers._checks import check_image, check_int, check_same_as
 from rirn_layers.layers.common import conv
 
 __all__ = ["DynamicTemporalBlend"]
@@ -64,9 +64,8 @@ class DynamicTemporalBlend(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if channels < 1:
-            raise ValueError(f"DynamicTemporalBlend: `channels` must be >= 1, got {channels}")
-        if kernel_size < 1 or kernel_size % 2 == 0:
+        check_int("DynamicTemporalBlend", "channels", channels, 1)
+        if check_int("DynamicTemporalBlend", "kernel_size", kernel_size, 1) % 2 == 0:
             raise ValueError(
                 f"DynamicTemporalBlend: `kernel_size` must be odd and >= 1, got {kernel_size}"
             )

@@ -38,7 +38,7 @@ import torch
 from einops import rearrange, repeat
 from torch import nn
 
-from rirn_layers._checks import check_clip, shape_str
+from rirn_layers._checks import check_bool, check_clip, check_int, shape_str
 
 __all__ = ["GlobalSpatioTemporalAttention"]
 
@@ -87,15 +87,11 @@ class GlobalSpatioTemporalAttention(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if channels < 1:
-            raise ValueError(
-                f"GlobalSpatioTemporalAttention: `channels` must be >= 1, got {channels}"
-            )
-        if past < 0 or future < 0:
-            raise ValueError(
-                "GlobalSpatioTemporalAttention: `past` and `future` must be >= 0, "
-                f"got past={past}, future={future}"
-            )
+        owner = "GlobalSpatioTemporalAttention"
+        check_int(owner, "channels", channels, 1)
+        check_int(owner, "past", past, 0)
+        check_int(owner, "future", future, 0)
+        check_bool(owner, "fused", fused)
         factory = {"device": device, "dtype": dtype}
         self.channels = channels
         self.past = past

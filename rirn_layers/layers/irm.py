@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, check_same_as
+from rirn_layers._checks import check_image, check_int, check_same_as
 from rirn_layers.layers.common import ResBlock, conv
 
 __all__ = ["InnerRecurrence"]
@@ -62,8 +62,7 @@ class InnerRecurrence(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if channels < 1:
-            raise ValueError(f"InnerRecurrence: `channels` must be >= 1, got {channels}")
+        check_int("InnerRecurrence", "channels", channels, 1)
         factory = {"device": device, "dtype": dtype}
         self.channels = channels
         wide = 2 * channels

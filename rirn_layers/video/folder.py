@@ -1,7 +1,7 @@
 """Folders of frames: read in natural name order, written back file by file like the source.
 
 Each output frame gets the name, format, bit depth, gray/colour, alpha channel and
-metadata of the source file of the same index (:mod:`rirn_layers.video.images`), so a
+metadata of the source file of the same index (:mod:`rirn_layers.image_files`), so a
 folder that mixes PNG and JPEG, or 8- and 16-bit files, comes back as it was.
 
 Gray images are read as three identical channels and written back as gray (the BT.709
@@ -12,7 +12,6 @@ model: it is copied unchanged from the source file into the output file. Hidden 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from rirn_layers.frame_names import IMAGE_SUFFIXES, natural_key
+from rirn_layers.image_files import probe, read_image, write_image
 from rirn_layers.video.base import FrameReader, FrameWriter, MediaInfo, check_frame, require
 from rirn_layers.video.colour import rgb_to_gray, to_codes
-from rirn_layers.video.images import IMAGE_SUFFIXES, probe, read_image, write_image
 
 __all__ = ["FolderReader", "FolderWriter", "natural_key"]
-
-
-def natural_key(name: str) -> list[Any]:
-    """Sort key that puts ``frame_9`` before ``frame_10``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def _frame_error(path: Path, err: Exception) -> ValueError:

@@ -391,3 +391,55 @@ def test_missing_pillow_names_the_train_extra(tmp_path, monkeypatch):
         GoproDataset(root, "train")
     with pytest.raises(ImportError, match=r"rirn-layers\[train\]"):
         build_dataset("bsd", tmp_path / "nowhere")
+
+
+# ------------------------------------------------------------- 16-bit and links
+
+
+def _codes16(h: int, w: int, channels: int):
+    np = pytest.importorskip("numpy")
+    # odd codes: 8-bit truncation (code >> 8) or clipping (min(code, 255)) cannot match
+    codes = (np.arange(h * w * channels, dtype=np.uint32) * 997 + 1) % 65535
+    return codes.astype(np.uint16).reshape(h, w, channels)
+
+
+def test_a_16_bit_gray_png_in_a_dataset_reads_at_full_depth(tmp_path):
+    codes = _codes16(6, 8, 1)
+    for kind in ("blur", "sharp"):
+        (tmp_path / kind).mkdir()
+        for i in range(2):
+            Image.fromarray(codes[..., 0]).save(tmp_path / kind / f"{i}.png")  # mode I;16
+    seq = pair_frames("seq", tmp_path / "blur", tmp_path / "sharp")
+    from rirn_layers.data.folders import VideoFolderDataset
+
+    item = VideoFolderDataset([seq], clip_length=2)[0]
+    expected = torch.from_numpy(codes.astype("float32")).permute(2, 0, 1) / 65535
+    assert item["blur"].shape == (2, 3, 6, 8)
+    for channel in range(3):  # gray repeated to RGB, not "all white"
+        torch.testing.assert_close(item["sharp"][1, channel], expected[0], rtol=0, atol=1e-7)
+
+
+def test_a_16_bit_colour_png_reads_at_full_depth(tmp_path):
+    pytest.importorskip("av")
+    from rirn_layers.image_files import ImageKind, write_image
+
+    codes = _codes16(5, 7, 3)
+    write_image(tmp_path / "f.png", codes, None,
+                ImageKind("PNG", (7, 5), gray=False, depth=16, alpha=False, wide=True))
+    frame = read_frame(tmp_path / "f.png")
+    expected = torch.from_numpy(codes.astype("float32")).permute(2, 0, 1) / 65535
+    torch.testing.assert_close(frame, expected, rtol=0, atol=1e-7)
+    torch.testing.assert_close(read_frame(tmp_path / "f.png", (1, 2, 3, 4)),
+                               expected[:, 1:4, 2:6], rtol=0, atol=0)
+
+
+def test_a_broken_symbolic_link_is_named_as_such(tmp_path):
+    for kind in ("blur", "sharp"):
+        (tmp_path / kind).mkdir()
+        for i in range(3):
+            write_frame(tmp_path / kind / f"{i:04d}.png", i, 0)
+    (tmp_path / "blur" / "0003.png").symlink_to(tmp_path / "gone" / "0003.png")
+    write_frame(tmp_path / "sharp" / "0003.png", 3, 1)
+    with pytest.raises(ValueError, match=r"frame '0003' at .*0003.png is a broken symbolic link"
+                                         r" \(it points to .*gone.*which does not exist\)"):
+        pair_frames("seq", tmp_path / "blur", tmp_path / "sharp")

@@ -1,5 +1,9 @@
 """One image file, read at its full depth and written back in its own format.
 
+Shared by the dataset loaders (:mod:`rirn_layers.data`) and the video tools
+(:mod:`rirn_layers.video`), so a frame reads the same everywhere: 16-bit PNG and TIFF as
+16-bit codes, gray as gray, alpha kept apart.
+
 Pillow reads and writes every 8-bit image and 16-bit gray; it has no 16-bit colour mode
 (it would truncate a 48-bit PNG or TIFF to 8 bits), so 16-bit colour and 16-bit gray+alpha
 PNG and TIFF go through FFmpeg's png and tiff codecs in PyAV instead (no extra dependency).
@@ -27,9 +31,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["IMAGE_SUFFIXES", "JPEG_QUALITY", "ImageKind", "probe", "read_image", "write_image"]
+from rirn_layers._optional import require
+from rirn_layers.frame_names import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "JPEG_QUALITY",
+    "ImageKind",
+    "probe",
+    "read_image",
+    "write_image",
+]
+
+
 #: The quality frames of a JPEG folder are written back at (with 4:4:4 chroma).
 JPEG_QUALITY = 95
 _FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
@@ -150,7 +164,7 @@ def _packed(frame: Any, channels: int) -> np.ndarray:
 
 
 def _wide_arrays(path: Path, kind: ImageKind) -> tuple[np.ndarray, Any]:
-    import av
+    av = require("av", extra="video", purpose=f"Reading the 16-bit colour image {path}")
 
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
@@ -208,8 +222,7 @@ def _with_metadata(png: bytes, params: dict[str, Any]) -> bytes:
 
 
 def _write_wide(path: Path, values: np.ndarray, kind: ImageKind) -> None:
-    import av
-
+    av = require("av", extra="video", purpose=f"Writing the 16-bit colour image {path}")
     png = kind.format == "PNG"
     fmt = _WIDE_READ[(kind.gray, kind.alpha)]
     fmt = fmt.replace("le", "be") if png else fmt
