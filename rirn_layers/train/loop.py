@@ -269,19 +269,30 @@ class _Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    #: ``train`` started the process group (and ends it when the run ends).
+    owned: bool = False
 
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    def close(self) -> None:
+        """Wait for every rank (rank 0 may still be saving), then end our process group."""
+        if self.world > 1:
+            dist.barrier()
+        if self.owned:
+            dist.destroy_process_group()
 
 
 def _init_distributed(device: torch.device) -> _Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
-    if not dist.is_initialized():
+    owned = not dist.is_initialized()
+    if owned:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return _Dist(dist.get_rank(), dist.get_world_size(), local, owned)
 
 
 def _device(name: str) -> torch.device:
@@ -805,6 +816,7 @@ def _run(
                 break
         if ddp.main and done != saved:
             save_last(done, {"best_psnr": best, **summary})
+        ddp.close()  # no rank leaves (and makes torchrun stop the others) before the save
     finally:
         for closable in (bar, log, writer):
             if closable is not None:
