@@ -31,7 +31,7 @@ PUBLIC = [
     "crop_to",
 ]
 # Subpackages the core must never import (they may pull optional dependencies).
-EXTRAS = ("baselines", "data", "train", "video", "inspect")
+EXTRAS = ("baselines", "data", "train", "video", "inspect", "io")
 ALLOWED_THIRD_PARTY = {"torch", "einops", "typing_extensions"}
 
 

@@ -15,7 +15,7 @@ DVD       ``<seq>/{input,GT}/*`` (or ``{train,test}/<seq>/...``)       val = tes
 BSD       ``BSD_<exp>/<split>/<seq>/{Blur,Sharp}/RGB/*.png``          train, valid, test
 ========  ==========================================================  ======================
 
-Frames are read at their full depth (:mod:`rirn_layers.image_files`: 8-bit with Pillow,
+Frames are read at their full depth (:mod:`rirn_layers.io.images`: 8-bit with Pillow,
 16-bit gray with Pillow, 16-bit colour PNG/TIFF with PyAV) and returned as float32 RGB in
 ``[0, 1]`` (8-bit codes / 255, 16-bit codes / 65535; gray repeated to three channels, alpha
 dropped). A clip is
@@ -44,7 +44,7 @@ from rirn_layers.data.clips import (
     resolve_augment,
     sample_transform,
 )
-from rirn_layers.frame_names import IMAGE_SUFFIXES, natural_key
+from rirn_layers.io.names import IMAGE_SUFFIXES, natural_key
 
 __all__ = [
     "DVD_TEST_SEQUENCES",
@@ -190,7 +190,7 @@ def read_frame(
         >>> read_frame(path, (1, 1, 2, 2)).shape
         torch.Size([3, 2, 2])
     """
-    from rirn_layers.image_files import read_image  # needs numpy (the train extra)
+    from rirn_layers.io.images import read_image  # needs numpy (the train extra)
 
     colour, _, kind = read_image(Path(path))
     if expect_size is not None and colour.shape[:2] != tuple(expect_size):

@@ -1,7 +1,7 @@
 """Folders of frames: read in natural name order, written back file by file like the source.
 
 Each output frame gets the name, format, bit depth, gray/colour, alpha channel and
-metadata of the source file of the same index (:mod:`rirn_layers.image_files`), so a
+metadata of the source file of the same index (:mod:`rirn_layers.io.images`), so a
 folder that mixes PNG and JPEG, or 8- and 16-bit files, comes back as it was.
 
 Gray images are read as three identical channels and written back as gray (the BT.709
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rirn_layers.frame_names import IMAGE_SUFFIXES, natural_key
-from rirn_layers.image_files import probe, read_image, write_image
+from rirn_layers.io.images import probe, read_image, write_image
+from rirn_layers.io.names import IMAGE_SUFFIXES, natural_key
 from rirn_layers.video.base import FrameReader, FrameWriter, MediaInfo, check_frame, require
 from rirn_layers.video.colour import rgb_to_gray, to_codes
 

@@ -5,7 +5,7 @@ float32 RGB at the source's full precision and exact size; :func:`open_writer` w
 frames back the way the source stored them:
 
 - a folder becomes a folder: same names, formats, bit depths, gray/colour, alpha and
-  metadata per file (:mod:`rirn_layers.video.folder`, :mod:`rirn_layers.image_files`);
+  metadata per file (:mod:`rirn_layers.video.folder`, :mod:`rirn_layers.io.images`);
 - a video becomes a video in the container named by the output's suffix (.mp4, .mov,
   .mkv, .webm) with the same frame count, size, pts and time base, rate, colour tags, bit
   depth where the encoder allows it, and the audio and subtitle streams copied unchanged
@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rirn_layers.image_files import IMAGE_SUFFIXES, JPEG_QUALITY
+from rirn_layers.io.images import IMAGE_SUFFIXES, JPEG_QUALITY
 from rirn_layers.video.base import ColourTags, FrameReader, FrameWriter, MediaInfo
 from rirn_layers.video.encoders import CONTAINERS
 

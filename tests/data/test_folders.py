@@ -421,7 +421,7 @@ def test_a_16_bit_gray_png_in_a_dataset_reads_at_full_depth(tmp_path):
 
 def test_a_16_bit_colour_png_reads_at_full_depth(tmp_path):
     pytest.importorskip("av")
-    from rirn_layers.image_files import ImageKind, write_image
+    from rirn_layers.io.images import ImageKind, write_image
 
     codes = _codes16(5, 7, 3)
     write_image(tmp_path / "f.png", codes, None,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from rirn_layers._optional import require
-from rirn_layers.frame_names import IMAGE_SUFFIXES
+from rirn_layers.io.names import IMAGE_SUFFIXES
 
 __all__ = [
     "IMAGE_SUFFIXES",
