@@ -26,6 +26,7 @@ from rirn_layers._checks import check_clip, check_image, check_matches, check_no
 from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.fast_path import cpu_reduced_precision
 from rirn_layers.padding import crop_to, pad_to_multiple
+from rirn_layers.state import Role
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState
 
 __all__ = ["RecurrentDeblurNet", "StreamState", "StreamingDeblurModel", "check_reconstructor"]
@@ -50,6 +51,11 @@ class StreamState(NamedTuple):
     last: torch.Tensor
     size: tuple[int, int]
     flushed: bool = False
+
+    @classmethod
+    def roles(cls) -> dict[str, Role]:
+        """``last`` only pads the end of a video (:mod:`rirn_layers.state`)."""
+        return {"last": "end"}
 
 
 _FLUSHED = "`state` was flushed (the video ended); start a new video with state=None"
