@@ -116,18 +116,51 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def publish(name: str, body: str, args: argparse.Namespace, figure: object | None = None) -> None:
-    """Print ``body``; write ``<out>/<name>.md`` (and the figure as ``.png``); update the page."""
-    head = f"Machine: {machine(args.device)}."
+def publish(
+    name: str,
+    body: str,
+    args: argparse.Namespace,
+    figure: object | None = None,
+    *,
+    summary: str | None = None,
+    head: str | None = None,
+) -> None:
+    """Print ``body``; write ``<out>/<name>.md`` (and the figure as ``.png``); update the page.
+
+    With ``summary``, the page section gets the summary and a link to the full tables of
+    ``<out>/<name>.md`` instead of the tables themselves. ``head`` replaces the machine line
+    (when re-rendering saved results, whose machine is not this one).
+    """
+    head = head or f"Machine: {machine(args.device)}."
     text = f"{head}\n\n{body.strip()}\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.md").write_text(text)
-    if figure is not None:
+    if figure is not None:  # tagged with the machine, like the tables
+        figure.suptitle(head.removeprefix("Machine: "), fontsize=8, y=1.01)  # type: ignore[attr-defined]
         figure.savefig(args.out / f"{name}.png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
         print(f"wrote {args.out / f'{name}.png'}")
     if args.update_docs:
-        update_page(name, text)
+        page = text if summary is None else (
+            f"{head}\n\n{summary.strip()}\n\nAll rows: [perf/{name}.md](perf/{name}.md).\n"
+        )
+        update_page(name, page)
+
+
+def read_table(text: str, first_header: str) -> list[dict[str, str]]:
+    """The rows of the markdown table of ``text`` whose first header cell is ``first_header``."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_header:
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                rows.append(dict(zip(cells, (c.strip() for c in row.strip().strip("|")
+                                             .split("|")), strict=True)))
+            return rows
+    raise SystemExit(f"no table with a first column {first_header!r}")
 
 
 def update_page(name: str, text: str, page: Path = PAGE) -> None:

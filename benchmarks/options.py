@@ -1,6 +1,7 @@
 """Speed-ups of the switches a user can flip, each checked to give the same frames.
 
     python benchmarks/options.py [--models gru ...] [--no-compile] [--quick] [--update-docs]
+    python benchmarks/options.py --replot --update-docs   # re-render from docs/perf/options.md
 
 For each model (with IRM+ATB; all baselines by default, about 15 minutes on 2 cores), the
 streaming step at 256x256 (``--size``) is timed side by side in one run under every option,
@@ -31,7 +32,7 @@ import torch
 
 from rirn_layers.baselines import available_models, build_model
 
-from _common import interleaved, parser, publish, table
+from _common import interleaved, parser, publish, read_table, table
 
 FRAMES = 4
 
@@ -85,7 +86,18 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=available_models())
     p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile options")
+    p.add_argument("--replot", action="store_true",
+                   help="no timing: re-render the summary and plot from OUT/options.md")
     args = p.parse_args()
+    if args.replot:
+        saved = (args.out / "options.md").read_text()
+        rows = [list(r.values()) for r in read_table(saved, "model")]
+        body = saved.split("\n", 2)[2]  # the saved tables, under their machine line
+        speedups = {(r[0].removesuffix("+IRM+ATB"), r[1].split(" (compile")[0]): float(r[3])
+                    for r in rows}
+        publish("options", body, args, figure=plot(speedups), summary=summary(rows),
+                head=saved.splitlines()[0])
+        return
     if args.quick:
         args.repeats, args.size = 3, (64, 64)
     height, width = args.size
@@ -101,7 +113,7 @@ def main() -> None:
             model = make(name, args.device, **kwargs)
             step = model.step
             if mode is not None:
-                torch._dynamo.reset()
+                torch.compiler.reset()
                 step = torch.compile(model.step, fullgraph=True, mode=mode)
             start = time.perf_counter()
             outs, state = run_clip(step, frames)
@@ -138,7 +150,24 @@ def main() -> None:
         + table(["model", "option", "ms / frame", "speed-up", "rel. L2 error", "max abs error",
                  "within tolerance"], rows)
     )
-    publish("options", body, args, figure=plot(speedups))
+    publish("options", body, args, figure=plot(speedups), summary=summary(rows))
+
+
+SUMMARY = {"channels_last (default)": "channels_last (default)",
+           "fast path (set_fast_path)": "fast path", "compile fast path": "fast path + compile"}
+
+
+def summary(rows: list[list[str]]) -> str:
+    """Per model, the speed-up of the default, the fast path and the compiled fast path."""
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        option = row[1].split(" (compile")[0]
+        if option in SUMMARY:
+            found.setdefault(row[0], {})[SUMMARY[option]] = f"{row[3]}x"
+    columns = list(SUMMARY.values())
+    lines = [[name, *(got.get(c, "-") for c in columns)] for name, got in found.items()]
+    return ("Speed-up over the eager fp32 NCHW model (streaming step, batch 1, outputs "
+            "checked against it):\n\n" + table(["model", *columns], lines))
 
 
 def plot(speedups: dict[tuple[str, str], float]) -> object:
@@ -149,13 +178,13 @@ def plot(speedups: dict[tuple[str, str], float]) -> object:
 
     names = list(dict.fromkeys(n for n, _ in speedups))
     opts = list(dict.fromkeys(o for _, o in speedups))
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.1 * len(names) * len(opts)))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         ax.barh([j + i * width for j in range(len(opts))],
                 [speedups.get((name, o), 0.0) for o in opts], width, label=f"{name}+IRM+ATB")
     ax.axvline(1.0, color="black", lw=0.8)
-    ax.set_yticks([j + width * (len(names) - 1) / 2 for j in range(len(opts))], opts, fontsize=8)
+    ax.set_yticks([j + width * (len(names) - 1) / 2 for j in range(len(opts))], opts, fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("speed-up over eager fp32 NCHW")
     ax.legend(fontsize=8)

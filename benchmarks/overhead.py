@@ -1,6 +1,7 @@
 """What IRM and ATB cost: per-frame latency of every baseline bare, +IRM, +ATB, +IRM+ATB.
 
     python benchmarks/overhead.py [--quick] [--update-docs] [--device cuda]
+    python benchmarks/overhead.py --replot --update-docs   # re-render from docs/perf/overhead.md
 
 For every model of :func:`rirn_layers.baselines.available_models` and every frame size
 (256x256 and 640x360; 1280x720 as well on a GPU), the four variants are built with the
@@ -22,13 +23,15 @@ the model they are added to.
 
 from __future__ import annotations
 
+import argparse
+
 import torch
 
 from rirn_layers.baselines import available_models, build_model
 from rirn_layers.baselines.published import RIRN_TABLE_3
 from rirn_layers.profile import count_macs
 
-from _common import interleaved, parser, publish, stepper, table
+from _common import interleaved, parser, publish, read_table, stepper, table
 
 VARIANTS = {"bare": (False, False), "+IRM": (True, False), "+ATB": (False, True),
             "+IRM+ATB": (True, True)}
@@ -48,18 +51,32 @@ def paper_ratio(name: str) -> str:
     return f"{bare[3] / rirn[3]:.2f}"
 
 
+HEADER = ["size", "model", "precision", "variant", "ms / frame", "x bare", "MACs x bare",
+          "latency / MAC ratio", "RIRN t.3 x bare (GPU)"]
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=available_models())
+    p.add_argument("--replot", action="store_true",
+                   help="no timing: re-render the summary and plot from OUT/overhead.md")
     args = p.parse_args()
+    if args.replot:
+        saved = (args.out / "overhead.md").read_text()
+        rows = [list(r.values()) for r in read_table(saved, "size")]
+        render(rows, args, head=saved.splitlines()[0])
+        return
+    render(measure(args), args)
+
+
+def measure(args: argparse.Namespace) -> list[list[str]]:
+    """One row of :data:`HEADER` per size, model, precision and variant."""
     sizes = [(256, 256), (360, 640)]
     if args.device.startswith("cuda"):
         sizes.append((720, 1280))
     if args.quick:
         sizes, args.repeats = [(64, 64)], 3
     rows = []
-    results: dict[tuple[str, str, str], dict[str, float]] = {}
-    checks = []
     for height, width in sizes:
         for name in args.models:
             macs = {label: count_macs(build_model(name, irm=irm, atb=atb), height, width,
@@ -70,53 +87,83 @@ def main() -> None:
                 calls = {label: stepper(build(name, irm, atb, args.device, mode == "fast"), frame)
                          for label, (irm, atb) in VARIANTS.items()}
                 times = interleaved(calls, repeats=args.repeats, device=args.device)
-                results[(f"{width}x{height}", name, mode)] = times
                 for label in VARIANTS:
                     ratio = times[label] / times["bare"]
                     mac_ratio = macs[label] / macs["bare"]
                     rows.append([
                         f"{width}x{height}", name, mode, label, f"{times[label] * 1e3:.1f}",
-                        f"{ratio:.2f}", f"{mac_ratio:.2f}",
-                        f"{ratio / mac_ratio:.2f}",
+                        f"{ratio:.2f}", f"{mac_ratio:.2f}", f"{ratio / mac_ratio:.2f}",
                         paper_ratio(name) if label == "+IRM+ATB" else "",
                     ])
                     print(" | ".join(rows[-1]), flush=True)
-                full = times["+IRM+ATB"] / times["bare"]
-                bound = PARITY * macs["+IRM+ATB"] / macs["bare"]
-                checks.append([f"{width}x{height}", name, mode, f"{full:.2f}", f"{bound:.2f}",
-                               "yes" if full <= bound else "**no**"])
+    return rows
+
+
+def parity(rows: list[list[str]]) -> list[list[str]]:
+    """Per size, model and precision: is the +IRM+ATB latency ratio <= 1.1 x its MACs ratio?"""
+    checks = []
+    for row in rows:
+        if row[3] == "+IRM+ATB":
+            full, bound = float(row[5]), PARITY * float(row[6])
+            checks.append([*row[:3], f"{full:.2f}", f"{bound:.2f}",
+                           "yes" if full <= bound else "**no**"])
+    return checks
+
+
+def summary(rows: list[list[str]]) -> str:
+    """One row per model: +IRM+ATB at the largest size measured, fp32 and fast."""
+    size = rows[-1][0]
+    full = {(r[1], r[2]): r for r in rows if r[0] == size and r[3] == "+IRM+ATB"}
+    lines = []
+    for name in dict.fromkeys(r[1] for r in rows):
+        fp32, fast = full[(name, "fp32")], full[(name, "fast")]
+        met = all(c[5] == "yes" for c in parity([fp32, fast]))
+        lines.append([name, fp32[6], fp32[5], fast[5], fp32[8], "yes" if met else "**no**"])
+    return (
+        f"+IRM+ATB against the bare model, {size}, batch 1, streaming step (inference mode):\n\n"
+        + table(["model", "MACs x bare", "latency x bare, fp32", "latency x bare, fast path",
+                 "RIRN table 3 (GPU)", "latency <= 1.1 x MACs"], lines)
+    )
+
+
+def render(rows: list[list[str]], args: argparse.Namespace, head: str | None = None) -> None:
     body = (
         "Per-frame latency of the streaming step (inference mode, batch 1, steady state), "
         "medians of interleaved runs; ratios to the bare model of the same run.\n\n"
-        + table(["size", "model", "precision", "variant", "ms / frame", "x bare",
-                 "MACs x bare", "latency / MAC ratio", "RIRN t.3 x bare (GPU)"], rows)
+        + table(HEADER, rows)
         + "\n\nEfficiency parity (+IRM+ATB latency ratio <= 1.1 x its MAC ratio):\n\n"
-        + table(["size", "model", "precision", "latency x bare", "bound (1.1 x MACs)",
-                 "met"], checks)
+        + table(["size", "model", "precision", "latency x bare", "bound (1.1 x MACs)", "met"],
+                parity(rows))
     )
-    publish("overhead", body, args, figure=plot(results))
+    publish("overhead", body, args, figure=plot(rows), summary=summary(rows), head=head)
 
 
-def plot(results: dict[tuple[str, str, str], dict[str, float]]) -> object:
+def plot(rows: list[list[str]]) -> object:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = sorted({(size, mode) for size, _, mode in results})
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6), squeeze=False)
-    for ax, (size, mode) in zip(axes[0], keys, strict=True):
-        names = [n for s, n, m in results if s == size and m == mode]
-        width = 0.25
+    keys = list(dict.fromkeys((r[0], r[2]) for r in rows))
+    columns = 2 if len(keys) > 1 else 1
+    grid = (len(keys) + columns - 1) // columns
+    fig, axes = plt.subplots(grid, columns, figsize=(6.2 * columns, 3.6 * grid),
+                             squeeze=False)
+    for ax, (size, mode) in zip(axes.flat, keys, strict=False):
+        names = list(dict.fromkeys(r[1] for r in rows if (r[0], r[2]) == (size, mode)))
+        ratio = {(r[1], r[3]): float(r[5]) for r in rows if (r[0], r[2]) == (size, mode)}
+        width = 0.27
         for i, label in enumerate(["+IRM", "+ATB", "+IRM+ATB"]):
-            values = [results[(size, n, mode)][label] / results[(size, n, mode)]["bare"]
-                      for n in names]
-            ax.bar([j + (i - 1) * width for j in range(len(names))], values, width, label=label)
+            ax.bar([j + (i - 1) * width for j in range(len(names))],
+                   [ratio[(n, label)] for n in names], width, label=label)
         ax.axhline(1.0, color="black", lw=0.8)
-        ax.set_xticks(range(len(names)), names, rotation=30)
+        ax.set_xticks(range(len(names)), names)
         ax.set_title(f"{size}, {mode}")
         ax.set_ylabel("latency x bare")
-    axes[0][0].legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    axes[0][0].legend(fontsize=9)
     fig.tight_layout()
     return fig
 

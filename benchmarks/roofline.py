@@ -1,6 +1,7 @@
 """How close each model's step comes to this machine's convolution throughput.
 
     python benchmarks/roofline.py [--quick] [--update-docs] [--device cuda]
+    python benchmarks/roofline.py --replot --update-docs   # re-render from docs/perf/roofline.md
 
 First, in the same run, the machine's large 3x3 convolution throughput is measured (GFLOP/s,
 2 FLOPs per multiply-accumulate) in fp32 with NCHW and ``channels_last`` layouts, and in the
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from rirn_layers.baselines import available_models, build_model
 from rirn_layers.profile import count_macs
 
-from _common import interleaved, parser, publish, stepper, table
+from _common import interleaved, parser, publish, read_table, stepper, table
 
 #: (channels, height, width) of the wide 3x3 convolutions that set the ceiling.
 CEILING_SHAPES = [(64, 256, 256), (96, 192, 192), (128, 128, 128)]
@@ -68,7 +69,17 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=available_models())
     p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
+    p.add_argument("--replot", action="store_true",
+                   help="no timing: re-render the summary and plot from OUT/roofline.md")
     args = p.parse_args()
+    if args.replot:
+        saved = (args.out / "roofline.md").read_text()
+        rows = [list(r.values()) for r in read_table(saved, "model")]
+        points = [(f"{r[0]}{'' if r[1] == 'bare' else '+'}", r[2], float(r[6])) for r in rows]
+        body = saved.split("\n", 2)[2]  # the saved tables, under their machine line
+        publish("roofline", body, args, figure=plot(points), summary=summary(body, rows),
+                head=saved.splitlines()[0])
+        return
     if args.quick:
         args.repeats, args.size = 3, (64, 64)
     ceiling = conv_ceiling(args.device, max(args.repeats, 5), args.quick)
@@ -102,7 +113,18 @@ def main() -> None:
         + table(["model", "variant", "precision", "GMACs", "ms / frame", "GFLOP/s",
                  "fraction of ceiling"], rows)
     )
-    publish("roofline", body, args, figure=plot(points))
+    publish("roofline", body, args, figure=plot(points), summary=summary(body, rows))
+
+
+def summary(body: str, rows: list[list[str]]) -> str:
+    """The ceilings, and each +IRM+ATB model's fraction of them."""
+    ceilings = body.split("\n\nModel steps")[0]
+    share = {(r[0], r[2]): r[6] for r in rows if r[1] == "+IRM+ATB"}
+    names = list(dict.fromkeys(r[0] for r in rows))
+    lines = [[n, share.get((n, "fp32"), "-"), share.get((n, "fast"), "-")] for n in names]
+    return (ceilings.strip() + "\n\nEach +IRM+ATB model's step (batch 1, inference mode) "
+            "as a fraction of the ceiling of its precision:\n\n"
+            + table(["model", "fp32", "fast path"], lines))
 
 
 def plot(points: list[tuple[str, str, float]]) -> object:
@@ -112,13 +134,13 @@ def plot(points: list[tuple[str, str, float]]) -> object:
     import matplotlib.pyplot as plt
 
     labels = list(dict.fromkeys(name for name, _, _ in points))
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(9, 4))
     for i, mode in enumerate(("fp32", "fast")):
         values = {name: v for name, m, v in points if m == mode}
         ax.bar([j + (i - 0.5) * 0.4 for j in range(len(labels))],
                [values[n] for n in labels], 0.4, label=mode)
     ax.axhline(0.5, color="gray", ls="--", lw=0.8)
-    ax.set_xticks(range(len(labels)), labels, rotation=40, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=40, fontsize=9)
     ax.set_ylabel("fraction of conv ceiling")
     ax.set_title("achieved / large-conv throughput (+ = with IRM+ATB)")
     ax.legend(fontsize=8)
