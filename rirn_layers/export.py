@@ -20,14 +20,14 @@ the ``i``-th output belongs to frame ``i`` (:meth:`StreamingExport.run` drives i
 ``ends="drop"`` (the papers' protocol) ``start`` takes ``past + 1 + future`` frames, its
 output belongs to frame ``past``, and nothing is fed after the last frame.
 
-The state. Non-tensor parts of the eager state (the frame size, ``None`` slots of absent
-add-ons) become constants of the modules. Of the tensors, only those the step reads are
-kept: :func:`export_streaming` records which state tensors each output of one step depends
-on (a data-flow trace at the ATen level) and drops every tensor that neither the output
-nor any kept tensor depends on, e.g. :class:`~rirn_layers.model.StreamState` ``.last``
-(only ``flush`` reads it, and ``flush`` is replaced by ``step`` on the last frame), ESTRNN's
-window of input frames (its reconstructor does not read them) or IFI-RNN's gate record.
-Dropped tensors are held as constants of the example's shape, so the outputs are the same.
+The state. The eager state is flattened by :func:`rirn_layers.state.flatten_state`; its
+non-tensor parts (the frame size, ``None`` slots of absent add-ons) become constants of the
+modules. Of its tensors, the graphs pass from step to step exactly those of the fields that
+the state types declare ``"carried"`` (:mod:`rirn_layers.state`; the default). Tensors of
+``"end"`` fields (:class:`~rirn_layers.model.StreamState` ``.last``: only ``flush`` reads
+it, and ``flush`` is replaced by ``step`` on the last frame) and of ``"record"`` fields
+(IFI-RNN's gate record) are held as constants of the example's shape, so the outputs are
+the same.
 
 Shapes are static: the exported graphs take frames of the example frame's ``B, C, H, W``
 and dtype (export again for another size). The model must be in eval mode.
@@ -39,7 +39,6 @@ ONNX (:meth:`StreamingExport.to_onnx`, :func:`load_onnx`) needs the optional pac
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,11 +46,11 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import nn
-from torch.utils import _pytree as pytree
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from rirn_layers._checks import check_clip, check_image, shape_str
+from rirn_layers._optional import require
 from rirn_layers.model import Ends, StreamingDeblurModel
+from rirn_layers.state import StateLeaf, StateSpec, flatten_state, unflatten_state
 
 __all__ = [
     "ExportedPrograms",
@@ -62,9 +61,6 @@ __all__ = [
     "export_streaming",
     "load_onnx",
 ]
-
-_EXTRA_HINT = 'install the optional dependencies with `pip install "rirn-layers[export]"`'
-
 
 class ExportedPrograms(NamedTuple):
     """The two :class:`torch.export.ExportedProgram` s of a :class:`StreamingExport`."""
@@ -80,130 +76,17 @@ class OnnxStreaming(NamedTuple):
     step: Callable[..., tuple[torch.Tensor, ...]]
 
 
-# -- which state tensors does a step read? ------------------------------------------------
-class _Untracked(Exception):
-    """A tensor whose memory the data-flow trace cannot identify."""
-
-
-def _storage_key(t: torch.Tensor) -> int | None:
-    """Identity of the memory ``t`` lives in (views and in-place results share it).
-
-    ``None`` for a tensor without values; raises :class:`_Untracked` for one whose memory
-    cannot be told apart from others' (then nothing is pruned).
-    """
-    if t.numel() == 0:
-        return None
-    if t.layout != torch.strided or t.device.type == "meta":
-        raise _Untracked
-    key = t.untyped_storage().data_ptr()
-    if key == 0:
-        raise _Untracked
-    return key
-
-
-class _DataFlow(TorchDispatchMode):
-    """Record, for every storage written during a call, which tainted inputs it depends on.
-
-    Works at the ATen level (after autograd and Python control flow), so custom autograd
-    Functions, views and in-place ops are covered: taints live on storages, an op that
-    writes into one of its inputs' storages (in-place, ``out=``, views) adds to that
-    storage's taint, an op that allocates fresh memory replaces it. The result
-    over-approximates the true dependencies, never misses one. Ops that hand a value back
-    to Python (``.item()``, comparisons to a bool) or whose output shape depends on values
-    may steer control flow: their taints go to :attr:`control`, which is always kept.
-    """
-
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # an eager trace: do not wrap __torch_dispatch__ for dynamo (importing it takes seconds)
-        return False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.taint: dict[int, frozenset[int]] = {}
-        self.control: set[int] = set()
-
-    def of(self, value: object) -> frozenset[int]:
-        if isinstance(value, torch.Tensor):
-            key = _storage_key(value)
-            if key is not None:
-                return self.taint.get(key, frozenset())
-        return frozenset()
-
-    def __torch_dispatch__(
-        self,
-        func: Any,
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        inputs = [x for x in pytree.tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)]
-        taint = frozenset().union(*(self.of(x) for x in inputs))
-        in_keys = {_storage_key(x) for x in inputs}
-        results = pytree.tree_leaves(out)
-        dynamic = torch.Tag.dynamic_output_shape in getattr(func, "tags", ())
-        if dynamic or any(not isinstance(r, torch.Tensor) for r in results):
-            self.control |= taint
-        for result in results:
-            if isinstance(result, torch.Tensor):
-                key = _storage_key(result)
-                if key is None:
-                    continue
-                if key in in_keys:
-                    self.taint[key] = self.taint.get(key, frozenset()) | taint
-                else:
-                    self.taint[key] = taint
-        return out
-
-
-def _live_state(
-    step: Callable[..., tuple[torch.Tensor, ...]], frame: torch.Tensor, state: list[torch.Tensor]
-) -> list[bool]:
-    """Which state tensors the outputs of ``step(frame, *state)`` depend on, transitively."""
-    frame = frame.clone()
-    state = [s.clone() for s in state]  # one storage each, whatever the model aliased
-    flow = _DataFlow()
-    try:
-        for i, s in enumerate(state):
-            key = _storage_key(s)
-            if key is not None:
-                flow.taint[key] = frozenset({i})
-        with torch.no_grad(), flow:
-            outs = step(frame, *state)
-        deps = [flow.of(o) for o in outs]
-    except _Untracked:  # memory we cannot tell apart (meta, sparse, ...): keep everything
-        return [True] * len(state)
-    live = set(deps[0]) | flow.control
-    todo = list(live)
-    while todo:
-        for j in deps[1 + todo.pop()]:
-            if j not in live:
-                live.add(j)
-                todo.append(j)
-    return [i in live for i in range(len(state))]
-
-
 # -- state flattening ---------------------------------------------------------------------
-def _leaf_name(path: tuple[Any, ...]) -> str:
-    parts = []
-    for key in path:
-        if isinstance(key, pytree.GetAttrKey):
-            parts.append(key.name)
-        elif isinstance(key, pytree.SequenceKey):
-            parts.append(str(key.idx))
-        elif isinstance(key, pytree.MappingKey):
-            parts.append(str(key.key))
-        else:
-            parts.append(str(key).strip(".[]"))
-    return ".".join(parts)
-
-
-def _state_names(paths: list[tuple[Any, ...]]) -> list[str]:
-    full = [_leaf_name(p) for p in paths]
+def _state_names(leaves: Sequence[StateLeaf]) -> list[str]:
+    """Leaf names without the ``inner.`` of :class:`StreamState` where that stays unique."""
+    full = [leaf.name for leaf in leaves]
     short = [n[len("inner.") :] if n.startswith("inner.") else n for n in full]
     return short if len(set(short)) == len(short) else full
+
+
+def _state_values(state: Any) -> list[Any]:
+    leaves, _ = flatten_state(state)
+    return [leaf.value for leaf in leaves]
 
 
 class _Layout:
@@ -212,7 +95,7 @@ class _Layout:
     def __init__(
         self,
         leaves: list[Any],
-        spec: Any,
+        spec: StateSpec,
         keep: list[int],
         drop: list[int],
         frame_shape: tuple[int, ...],
@@ -269,7 +152,7 @@ class StreamingStart(nn.Module):
             extras = {name: value[:, t] for name, value in given.items()}
             out, state = self.model.step(frames[:, t], state, ends=self.ends, **extras)
         assert out is not None
-        leaves = pytree.tree_leaves(state)
+        leaves = _state_values(state)
         return (out, *(leaves[i] for i in self.layout.keep))
 
 
@@ -314,11 +197,11 @@ class StreamingStep(nn.Module):
         for n, i in enumerate(layout.drop):
             leaves[i] = getattr(self, f"dropped_{n}")
         out, new = self.model.step(
-            frame, pytree.tree_unflatten(leaves, layout.spec), ends=self.ends, **given
+            frame, unflatten_state(layout.spec, leaves), ends=self.ends, **given
         )
         if out is None:
             raise RuntimeError("StreamingStep: the model returned no output for this frame")
-        new_leaves = pytree.tree_leaves(new)
+        new_leaves = _state_values(new)
         return (out, *(new_leaves[i] for i in layout.keep))
 
 
@@ -446,7 +329,8 @@ class StreamingExport:
         (step), outputs :attr:`output_names`; :meth:`metadata` goes into the files'
         ``metadata_props``. Needs ``onnx`` and ``onnxscript`` (the ``export`` extra).
         """
-        _require("StreamingExport.to_onnx", ("onnx", "onnxscript"))
+        for module in ("onnx", "onnxscript"):
+            require(module, extra="export", purpose="StreamingExport.to_onnx")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         programs = self.torch_export()
@@ -520,19 +404,6 @@ class StreamingExport:
         return torch.stack(outs, dim=1)
 
 
-def _require(owner: str, modules: Sequence[str]) -> list[Any]:
-    """Import the optional ``modules`` or raise an ImportError that names the extra."""
-    loaded, missing = [], []
-    for module in modules:
-        try:
-            loaded.append(importlib.import_module(module))
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise ImportError(f"{owner} needs {', '.join(missing)}; {_EXTRA_HINT}")
-    return loaded
-
-
 def _frames_per_start(model: StreamingDeblurModel, ends: Ends) -> int:
     return int(model.future) + 1 + (int(model.past) if ends == "drop" else 0)
 
@@ -554,8 +425,9 @@ def export_streaming(
             the frame size and the dtype of the export (any ``H, W``: the model pads them).
         ends: ``"pad"`` (default: every frame gets an output) or ``"drop"`` (the papers'
             protocol), as in :meth:`~rirn_layers.model.StreamingDeblurModel.step`.
-        prune: drop the state tensors that no output depends on (see the module docstring);
-            ``False`` keeps every tensor of the eager state, ``last`` included.
+        prune: carry only the tensors of ``"carried"`` state fields from step to step (see
+            the module docstring); ``False`` carries every tensor of the eager state,
+            ``last`` included.
         example_inputs: for a model whose cell takes given extra inputs (e.g. a flow,
             :meth:`rirn_layers.ExtraInput.given`): one frame's worth of each, by name. They
             become inputs of both graphs, after the frame(s) and before the state.
@@ -630,25 +502,18 @@ def export_streaming(
                 f"export_streaming: {type(model).__name__} gave no output after {n} frames "
                 f"(future={model.future}); its `future` does not match its step"
             )
-        with_paths, spec = pytree.tree_flatten_with_path(state)
-        paths = [p for p, _ in with_paths]
-        leaves = [leaf for _, leaf in with_paths]
+        flat, spec = flatten_state(state)
         _, next_state = model.step(frame, state, ends=ends, **inputs)
-    next_leaves, next_spec = pytree.tree_flatten(next_state)
-    names = _state_names(paths)
-    _check_layout(model, n, names, leaves, spec, next_leaves, next_spec)
+    next_flat, next_spec = flatten_state(next_state)
+    leaves = [leaf.value for leaf in flat]
+    names = _state_names(flat)
+    _check_layout(model, n, names, leaves, spec, [leaf.value for leaf in next_flat], next_spec)
 
-    tensors = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
-    shape = tuple(frame.shape)
-    keep, drop = tensors, []
+    tensors = [i for i, leaf in enumerate(flat) if isinstance(leaf.value, torch.Tensor)]
+    keep = [i for i in tensors if not prune or flat[i].role == "carried"]
+    drop = [i for i in tensors if i not in keep]
     given = list(inputs)
-    if prune:
-        full = StreamingStep(model, _Layout(leaves, spec, tensors, [], shape), ends, (), given)
-        live = _live_state(lambda f, *s: full(f, *inputs.values(), *s), frame,
-                           [leaves[i] for i in tensors])
-        keep = [i for i, alive in zip(tensors, live, strict=True) if alive]
-        drop = [i for i, alive in zip(tensors, live, strict=True) if not alive]
-    layout = _Layout(leaves, spec, keep, drop, shape)
+    layout = _Layout(leaves, spec, keep, drop, tuple(frame.shape))
     return StreamingExport(
         model,
         StreamingStart(model, layout, n, ends, given),
@@ -667,9 +532,9 @@ def _check_layout(
     frames: int,
     names: list[str],
     leaves: list[Any],
-    spec: Any,
+    spec: StateSpec,
     next_leaves: list[Any],
-    next_spec: Any,
+    next_spec: StateSpec,
 ) -> None:
     """The state after ``start`` and after one more step must have one fixed layout."""
     owner = f"export_streaming: {type(model).__name__}"
@@ -703,7 +568,7 @@ def load_onnx(
     and :attr:`StreamingExport.step` on torch tensors (moved to the CPU for the runtime),
     ready for :meth:`StreamingExport.run`. Needs ``onnxruntime`` (the ``export`` extra).
     """
-    (onnxruntime,) = _require("load_onnx", ("onnxruntime",))
+    onnxruntime = require("onnxruntime", extra="export", purpose="load_onnx")
 
     directory = Path(directory)
     chosen = list(providers) if providers is not None else ["CPUExecutionProvider"]

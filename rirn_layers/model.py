@@ -7,6 +7,13 @@ frame ``t`` once frame ``t + future`` has come in; at the ends of a video it eit
 the frames that lack context (``ends="drop"``, the papers' protocol) or edge-pads the clip
 by repeating its first/last frame (``ends="pad"``, the default: every frame gets an output).
 
+The base class is the stream protocol (``step``/``flush``/``forward``) around a subclass's
+:meth:`~StreamingDeblurModel.advance`, composed of small pieces with one job each: the
+caller's frame convention (:class:`~rirn_layers.frame_io.FrameIO`), the precision of the
+steps (:class:`~rirn_layers.fast_path.Precision`), activation checkpointing
+(:func:`~rirn_layers.checkpointing.run_step`) and the per-frame value checks
+(:func:`~rirn_layers.frame_checks.check_frame_values`).
+
 :class:`RecurrentDeblurNet` is RIRN eq. (1)-(4) end to end:
 ``L_t = Reconstructor(cat(f_t, h_t, f~_t, h~_t))`` from a
 :class:`~rirn_layers.wrap.RecurrentCellWrapper`.
@@ -14,18 +21,20 @@ by repeating its first/last frame (``ends="pad"``, the default: every frame gets
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import warnings
 from typing import Any, Literal, NamedTuple, cast
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from rirn_layers._checks import check_clip, check_image, check_matches, check_nonempty, shape_str
+from rirn_layers.checkpointing import run_step
 from rirn_layers.contracts import FrameReconstructor
-from rirn_layers.fast_path import cpu_reduced_precision
-from rirn_layers.padding import crop_to, pad_to_multiple
+from rirn_layers.fast_path import Precision
+from rirn_layers.frame_checks import check_frame_values
+from rirn_layers.frame_io import FrameIO
+from rirn_layers.padding import pad_to_multiple
 from rirn_layers.state import Role
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState
 
@@ -61,58 +70,111 @@ class StreamState(NamedTuple):
 _FLUSHED = "`state` was flushed (the video ended); start a new video with state=None"
 
 
-def _count_bad(frame: torch.Tensor) -> tuple[int, int]:
-    return int(torch.isnan(frame).sum()), int(torch.isinf(frame).sum())
-
-
 def _check_ends(ends: str) -> None:
     if ends not in ("pad", "drop"):
         raise ValueError(f"`ends` must be 'pad' or 'drop', got {ends!r}")
 
 
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}")
+    return value
+
+
 class StreamingDeblurModel(nn.Module):
     """Base class of a video deblurring model with a streaming step API.
 
-    Subclasses set ``in_channels``, ``scale`` (H and W are padded to a multiple of it),
+    A subclass calls ``super().__init__()``, sets the class or instance attributes
+    ``in_channels``, ``out_channels``, ``scale`` (H and W are padded to a multiple of it),
     ``past`` and ``future`` (frames of context before and after the output frame), and
-    implement :meth:`advance`, which takes one frame already padded to ``scale`` and returns
+    ``state_type`` (the type of the inner state its steps carry, checked on the way in;
+    ``None``: not checked), and implements :meth:`advance`: one frame, already in the
+    network's convention (RGB in ``[0, 1]``, padded to ``scale``), and the inner state in;
     the output for the frame ``future`` steps back once that frame has enough context
-    (``None`` before).
+    (``None`` before) and the new inner state out. Models with extra per-frame inputs also
+    override :meth:`prepare_inputs`. Everything else (the stream protocol, the caller's
+    value range and colour order, padding and cropping, the fast path, checkpointing and
+    the input checks) is the base class's, switched per instance by the ``set_*`` methods.
 
     Shape:
         - ``step(frame, state)``: ``(B, C, H, W)`` -> output ``(B, C_out, H, W)`` or ``None``.
         - ``forward(frames, state)``: ``(B, T, C, H, W)`` -> ``(B, T', C_out, H, W)`` with
           ``T' = T`` for ``ends="pad"`` and ``T - past - future`` for ``ends="drop"`` (for a
           whole clip; chunks give the outputs that became ready).
+
+    Example:
+        >>> class Mean(StreamingDeblurModel):  # the mean of the last two frames
+        ...     past = 1
+        ...     def advance(self, frame, state):
+        ...         out = frame if state is None else (frame + state) / 2
+        ...         return out, frame
+        >>> model = Mean().set_io(value_range=(0.0, 255.0))
+        >>> out, state = model(torch.full((1, 3, 3, 4, 4), 255.0))
+        >>> out.shape, out.max().item(), model.checkpointing
+        (torch.Size([1, 3, 3, 4, 4]), 255.0, False)
     """
 
     in_channels: int | None = 3
+    #: Channels of the output frames.
+    out_channels: int = 3
     scale: int = 1
     past: int = 0
     future: int = 0
-    #: Value range of the frames the caller passes and gets back; the network itself always
-    #: works on ``[0, 1]``. The library's default is ``(0.0, 1.0)``.
-    value_range: tuple[float, float] = (0.0, 1.0)
-    #: Colour order of the caller's 3-channel frames, ``"rgb"`` (default) or ``"bgr"``.
-    channel_order: str = "rgb"
-    #: Recompute each frame's activations in the backward pass instead of keeping them
-    #: (:meth:`set_checkpointing`); only in training mode with gradients enabled.
-    checkpointing: bool = False
-    #: Run each step on the fast path (:meth:`set_fast_path`).
-    fast_path: bool = False
-    #: The reduced precision forced by ``set_fast_path(dtype=...)``; ``None``: chosen per device.
-    fast_path_dtype: torch.dtype | None = None
-    #: What ``set_fast_path()`` measured for the CPU (``None``: float32 is as fast there).
-    cpu_fast_path_dtype: torch.dtype | None = None
-    #: ``step`` rejects a frame holding NaN or inf (:meth:`set_input_checks`).
-    check_finite: bool = True
-    #: ``step`` warns (once per model) of frames far outside ``value_range``
-    #: (:meth:`set_input_checks`).
-    check_value_range: bool = True
-    #: Set once the value-range warning was given.
-    _range_warned: bool = False
-    #: The type of the inner state this model's steps return, once one ran (eager only).
-    _inner_state_type: type | None = None
+    #: The type of the inner state this model's steps carry (``None``: not checked).
+    state_type: type | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The caller's frame convention (:meth:`set_io`).
+        self.frame_io = FrameIO()
+        #: The precision of the steps (:meth:`set_fast_path`).
+        self.precision = Precision()
+        #: Recompute each frame's activations in the backward pass instead of keeping them
+        #: (:meth:`set_checkpointing`); only in training mode with gradients enabled.
+        self.checkpointing = False
+        #: ``step`` rejects a frame holding NaN or inf (:meth:`set_input_checks`).
+        self.check_finite = True
+        #: ``step`` warns (once per model) of frames far outside ``value_range``.
+        self.check_value_range = True
+        self._range_warned = False
+
+    # -- settings -------------------------------------------------------------------------
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """Value range of the frames the caller passes and gets back (default ``(0, 1)``)."""
+        return self.frame_io.value_range
+
+    @value_range.setter
+    def value_range(self, value: tuple[float, float]) -> None:
+        self.frame_io = dataclasses.replace(self.frame_io, value_range=value)
+
+    @property
+    def channel_order(self) -> str:
+        """Colour order of the caller's 3-channel frames, ``"rgb"`` (default) or ``"bgr"``."""
+        return self.frame_io.channel_order
+
+    @channel_order.setter
+    def channel_order(self, value: str) -> None:
+        self.frame_io = dataclasses.replace(self.frame_io, channel_order=value)
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether each step runs on the fast path (:meth:`set_fast_path`)."""
+        return self.precision.fast_path
+
+    @fast_path.setter
+    def fast_path(self, value: bool) -> None:
+        self.precision = dataclasses.replace(self.precision, fast_path=value)
+
+    @property
+    def fast_path_dtype(self) -> torch.dtype | None:
+        """The reduced precision forced by ``set_fast_path(dtype=...)``; ``None``: per device."""
+        return self.precision.dtype
+
+    @property
+    def cpu_fast_path_dtype(self) -> torch.dtype | None:
+        """What ``set_fast_path()`` measured for the CPU (``None``: float32 is as fast there)."""
+        return self.precision.cpu_dtype
 
     def set_io(
         self, *, value_range: tuple[float, float] = (0.0, 1.0), channel_order: str = "rgb"
@@ -123,15 +185,7 @@ class StreamingDeblurModel(nn.Module):
         on the way out, e.g. ``set_io(value_range=(-0.5, 0.5), channel_order="bgr")`` for
         frames in the convention of the official ESTRNN code, or ``(0, 255)`` for 8-bit data.
         """
-        low, high = (float(v) for v in value_range)
-        if not high > low:
-            raise ValueError(
-                f"`value_range` must be (low, high) with high > low, got {value_range}"
-            )
-        if channel_order not in ("rgb", "bgr"):
-            raise ValueError(f"`channel_order` must be 'rgb' or 'bgr', got {channel_order!r}")
-        self.value_range = (low, high)
-        self.channel_order = channel_order
+        self.frame_io = FrameIO(value_range, channel_order)
         return self
 
     def set_checkpointing(self, enabled: bool = True) -> StreamingDeblurModel:
@@ -144,9 +198,7 @@ class StreamingDeblurModel(nn.Module):
         unchanged; random ops (IFI-RNN's stochastic gate) replay the same numbers. It acts
         only when the model is training and gradients are enabled.
         """
-        if not isinstance(enabled, bool):
-            raise TypeError(f"`enabled` must be True or False, got {enabled!r}")
-        self.checkpointing = enabled
+        self.checkpointing = _check_flag("enabled", enabled)
         return self
 
     def set_input_checks(
@@ -163,70 +215,9 @@ class StreamingDeblurModel(nn.Module):
         input is known to be clean. Both are skipped inside ``torch.compile`` (a
         data-dependent check would break the graph).
         """
-        for name, value in (("finite", finite), ("value_range", value_range)):
-            if not isinstance(value, bool):
-                raise TypeError(f"`{name}` must be True or False, got {value!r}")
-        self.check_finite = finite
-        self.check_value_range = value_range
+        self.check_finite = _check_flag("finite", finite)
+        self.check_value_range = _check_flag("value_range", value_range)
         return self
-
-    def _check_frame_values(self, frame: torch.Tensor) -> None:
-        """The checks of :meth:`set_input_checks`: one reduction of the frame."""
-        check_range = self.check_value_range and not self._range_warned
-        if not (self.check_finite or check_range) or not frame.is_floating_point() or (
-            frame.is_meta  # no values to check (e.g. profile.count_macs)
-        ):
-            return
-        owner = type(self).__name__
-        lo_t, hi_t = torch.aminmax(frame.detach())
-        lo, hi = float(lo_t), float(hi_t)  # NaN propagates; inf shows as an end
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            if self.check_finite:
-                nans, infs = _count_bad(frame.detach())
-                raise ValueError(
-                    f"{owner}: `frame` holds {nans} NaN and {infs} inf values (a single bad "
-                    "pixel poisons every later frame through the recurrent state); clean the "
-                    "input, or switch the check off with set_input_checks(finite=False)"
-                )
-            return
-        low, high = self.value_range
-        span = high - low
-        if check_range and (hi > high + span or lo < low - span):
-            self._range_warned = True
-            hint = (
-                "set_io(value_range=(0, 255))" if lo >= 0 and hi <= 255 and high < 255
-                else "set_io(value_range=(low, high))"
-            )
-            warnings.warn(
-                f"{owner}: `frame` holds values in [{lo:g}, {hi:g}], far outside the model's "
-                f"value_range {self.value_range}; declare the range of your frames with "
-                f"{hint} (warned once per model; set_input_checks(value_range=False) silences "
-                "it)",
-                stacklevel=3,
-            )
-
-    def _check_stream_state(self, state: object) -> StreamState:
-        owner = type(self).__name__
-        if not isinstance(state, StreamState):
-            if (isinstance(state, tuple) and not hasattr(state, "_fields")
-                    and len(state) in (3, 4) and isinstance(state[1], torch.Tensor)):
-                state = StreamState(*state)  # e.g. a state rebuilt from a flat tuple
-            else:
-                raise TypeError(
-                    f"{owner}: `state` must be None or the StreamState returned by the "
-                    f"previous step, got {type(state).__name__}"
-                )
-        if state.flushed:
-            raise ValueError(f"{owner}: {_FLUSHED}")
-        known = self._inner_state_type
-        if known is not None and not torch.compiler.is_compiling():
-            if state.inner is not None and type(state.inner) is not known:
-                raise TypeError(
-                    f"{owner}: `state.inner` is {type(state.inner).__name__}, but this "
-                    f"model's steps carry {known.__name__}: pass the StreamState this model "
-                    "returned (a state of another model?)"
-                )
-        return state
 
     def set_fast_path(
         self, enabled: bool = True, *, dtype: torch.dtype | None = None
@@ -253,49 +244,27 @@ class StreamingDeblurModel(nn.Module):
             >>> out.dtype, out.shape
             (torch.float32, torch.Size([1, 3, 32, 32]))
         """
-        if not isinstance(enabled, bool):
-            raise TypeError(f"`enabled` must be True or False, got {enabled!r}")
-        if dtype is not None and dtype not in (torch.bfloat16, torch.float16):
-            raise ValueError(f"`dtype` must be None, torch.bfloat16 or torch.float16, got {dtype}")
-        self.fast_path = enabled
-        self.fast_path_dtype = dtype
+        Precision(_check_flag("enabled", enabled), dtype)  # check before measuring
+        self.precision = Precision.measured(enabled, dtype)
         if enabled:
             self.to(memory_format=torch.channels_last)
-            if dtype is None:  # measured here, outside any compiled step
-                self.cpu_fast_path_dtype = cpu_reduced_precision()
         return self
 
-    def _autocast_dtype(self, device: torch.device) -> torch.dtype | None:
-        if self.fast_path_dtype is not None:
-            return self.fast_path_dtype
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu":
-            return self.cpu_fast_path_dtype
-        return None
+    def out_channels_hint(self) -> int:
+        """Deprecated: read :attr:`out_channels`."""
+        warnings.warn(
+            "StreamingDeblurModel.out_channels_hint() is deprecated; read `out_channels`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return int(self.out_channels)
 
-    def _advance(
-        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
+    # -- what a subclass implements -------------------------------------------------------
+    def advance(
+        self, frame: torch.Tensor, state: Any, **inputs: torch.Tensor
     ) -> tuple[torch.Tensor | None, Any]:
-        dtype = self._autocast_dtype(frame.device) if self.fast_path else None
-        if dtype is not None:
-            with torch.autocast(frame.device.type, dtype=dtype):
-                return self._advance_checkpointed(frame, state, inputs)
-        return self._advance_checkpointed(frame, state, inputs)
-
-    def _advance_checkpointed(
-        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor | None, Any]:
-        if self.checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint(  # type: ignore[no-any-return]
-                self._advance_with, frame, state, inputs, use_reentrant=False
-            )
-        return self.advance(frame, state, **inputs)
-
-    def _advance_with(
-        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor | None, Any]:
-        return self.advance(frame, state, **inputs)
+        """Consume one padded frame; return the output that became ready (or None)."""
+        raise NotImplementedError
 
     def prepare_inputs(
         self, inputs: dict[str, Any], frame: torch.Tensor
@@ -307,26 +276,7 @@ class StreamingDeblurModel(nn.Module):
             )
         return {}
 
-    def _flip(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flip(-3) if self.channel_order == "bgr" and x.shape[-3] == 3 else x
-
-    def _to_internal(self, frame: torch.Tensor) -> torch.Tensor:
-        low, high = self.value_range
-        if (low, high) != (0.0, 1.0):
-            frame = (frame - low) / (high - low)
-        return self._flip(frame)
-
-    def _to_external(self, out: torch.Tensor) -> torch.Tensor:
-        low, high = self.value_range
-        out = self._flip(out)
-        return out * (high - low) + low if (low, high) != (0.0, 1.0) else out
-
-    def advance(
-        self, frame: torch.Tensor, state: Any, **inputs: torch.Tensor
-    ) -> tuple[torch.Tensor | None, Any]:
-        """Consume one padded frame; return the output that became ready (or None)."""
-        raise NotImplementedError
-
+    # -- the stream protocol --------------------------------------------------------------
     def step(
         self,
         frame: torch.Tensor,
@@ -348,35 +298,20 @@ class StreamingDeblurModel(nn.Module):
         returned last, not one that :meth:`flush` returned.
         """
         _check_ends(ends)
-        owner = type(self).__name__
         if state is not None:
             state = self._check_stream_state(state)
-        frame = check_nonempty(owner, "frame", check_image(owner, "frame", frame, self.in_channels))
-        check_matches(owner, "frame", frame, next(self.parameters(), None))
-        if not torch.compiler.is_compiling():
-            self._check_frame_values(frame)
-        padded, size = pad_to_multiple(self._to_internal(frame), self.scale)
+        frame = self._check_frame(frame)
+        padded, size = self.frame_io.to_internal(frame, self.scale)
         extras = self.prepare_inputs(inputs, frame)
-        inner = None
         if state is None:
-            if ends == "pad":
-                for _ in range(self.past):
-                    _, inner = self._advance(padded, inner, extras)
+            inner = None
+            for _ in range(self.past if ends == "pad" else 0):  # edge-pad the start
+                _, inner = self._advance(padded, inner, extras)
         else:
-            if tuple(state.size) != tuple(size) or state.last.shape[0] != frame.shape[0]:
-                raise ValueError(
-                    f"{type(self).__name__}: `state` belongs to frames of batch "
-                    f"{state.last.shape[0]} and size {tuple(state.size)}, got `frame` of batch "
-                    f"{frame.shape[0]} and size {tuple(size)}"
-                )
-            inner = state.inner
+            inner = self._resume(state, frame, size)
         out, inner = self._advance(padded, inner, extras)
-        if self._inner_state_type is None and inner is not None:
-            if not torch.compiler.is_compiling():
-                self._inner_state_type = type(inner)
-        if out is not None:
-            out = self._to_external(crop_to(out, size).to(frame.dtype))
-        return out, StreamState(inner, padded, size)
+        ready = None if out is None else self._output(out, size, frame.dtype)
+        return ready, StreamState(inner, padded, size)
 
     def flush(
         self, state: StreamState, *, ends: Ends = "pad"
@@ -390,16 +325,14 @@ class StreamingDeblurModel(nn.Module):
         """
         _check_ends(ends)
         state = self._check_stream_state(state)
-        outs = []
-        if ends == "pad":
-            inner = state.inner
-            for _ in range(self.future):
-                out, inner = self._advance(state.last, inner, {})
-                if out is not None:
-                    out = crop_to(out, state.size).to(state.last.dtype)
-                    outs.append(self._to_external(out))
-            state = StreamState(inner, state.last, state.size, self.future > 0)
-        return outs, state
+        if ends == "drop":
+            return [], state
+        outs, inner = [], state.inner
+        for _ in range(self.future):  # edge-pad the end
+            out, inner = self._advance(state.last, inner, {})
+            if out is not None:
+                outs.append(self._output(out, state.size, state.last.dtype))
+        return outs, StreamState(inner, state.last, state.size, self.future > 0)
 
     def forward(
         self,
@@ -421,13 +354,7 @@ class StreamingDeblurModel(nn.Module):
                                                             self.in_channels))
         if frames.shape[1] == 0:
             raise ValueError(f"{owner}: `frames` needs T >= 1, got T = 0")
-        for name, value in inputs.items():
-            value = check_clip(owner, name, value)
-            if value.shape[:2] != frames.shape[:2]:
-                raise ValueError(
-                    f"{owner}: extra input `{name}` {shape_str(value.shape)} must have the batch "
-                    f"and length of `frames` {shape_str(frames.shape)}"
-                )
+        self._check_clip_inputs(frames, inputs)
         outs = []
         for t, frame in enumerate(frames.unbind(1)):
             given = {name: value[:, t] for name, value in inputs.items()}
@@ -440,13 +367,79 @@ class StreamingDeblurModel(nn.Module):
             outs.extend(rest)
         if not outs:
             b, _, _, h, w = frames.shape
-            empty = frames.new_zeros(b, 0, self.out_channels_hint(), h, w)
-            return empty, state
+            return frames.new_zeros(b, 0, int(self.out_channels), h, w), state
         return torch.stack(outs, dim=1), state
 
-    def out_channels_hint(self) -> int:
-        """Channels of the output frames (used only to shape an empty result)."""
-        return int(self.in_channels or 3)
+    # -- the pieces of the protocol -------------------------------------------------------
+    def _advance(
+        self, frame: torch.Tensor, state: Any, inputs: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor | None, Any]:
+        """:meth:`advance` in the model's precision, checkpointed when training with it."""
+        checkpointed = self.checkpointing and self.training
+        dtype = self.precision.autocast_dtype(frame.device)
+        if dtype is None:
+            return run_step(self.advance, frame, state, inputs, checkpointed=checkpointed)
+        with torch.autocast(frame.device.type, dtype=dtype):
+            return run_step(self.advance, frame, state, inputs, checkpointed=checkpointed)
+
+    def _output(self, out: torch.Tensor, size: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+        """The one output path of ``step`` and ``flush``: crop, cast, the caller's convention."""
+        return self.frame_io.to_external(out, size, dtype)
+
+    def _check_frame(self, frame: torch.Tensor) -> torch.Tensor:
+        owner = type(self).__name__
+        frame = check_nonempty(owner, "frame", check_image(owner, "frame", frame, self.in_channels))
+        check_matches(owner, "frame", frame, next(self.parameters(), None))
+        if not torch.compiler.is_compiling():
+            check_range = self.check_value_range and not self._range_warned
+            if check_frame_values(owner, frame, finite=self.check_finite,
+                                  value_range=self.value_range if check_range else None,
+                                  stacklevel=4):
+                self._range_warned = True
+        return frame
+
+    def _check_stream_state(self, state: object) -> StreamState:
+        owner = type(self).__name__
+        if not isinstance(state, StreamState):
+            if (isinstance(state, tuple) and not hasattr(state, "_fields")
+                    and len(state) in (3, 4) and isinstance(state[1], torch.Tensor)):
+                state = StreamState(*state)  # e.g. a state rebuilt from a flat tuple
+            else:
+                raise TypeError(
+                    f"{owner}: `state` must be None or the StreamState returned by the "
+                    f"previous step, got {type(state).__name__}"
+                )
+        if state.flushed:
+            raise ValueError(f"{owner}: {_FLUSHED}")
+        expected = self.state_type
+        if expected is not None and not torch.compiler.is_compiling():
+            if state.inner is not None and type(state.inner) is not expected:
+                raise TypeError(
+                    f"{owner}: `state.inner` is {type(state.inner).__name__}, but this "
+                    f"model's steps carry {expected.__name__}: pass the StreamState this model "
+                    "returned (a state of another model?)"
+                )
+        return state
+
+    def _resume(self, state: StreamState, frame: torch.Tensor, size: tuple[int, int]) -> Any:
+        """The inner state to go on from, once ``state`` is checked against ``frame``."""
+        if tuple(state.size) != tuple(size) or state.last.shape[0] != frame.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__}: `state` belongs to frames of batch "
+                f"{state.last.shape[0]} and size {tuple(state.size)}, got `frame` of batch "
+                f"{frame.shape[0]} and size {tuple(size)}"
+            )
+        return state.inner
+
+    def _check_clip_inputs(self, frames: torch.Tensor, inputs: dict[str, torch.Tensor]) -> None:
+        owner = type(self).__name__
+        for name, value in inputs.items():
+            value = check_clip(owner, name, value)
+            if value.shape[:2] != frames.shape[:2]:
+                raise ValueError(
+                    f"{owner}: extra input `{name}` {shape_str(value.shape)} must have the batch "
+                    f"and length of `frames` {shape_str(frames.shape)}"
+                )
 
 
 def _first_parameter(module: nn.Module) -> torch.Tensor | None:
@@ -546,6 +539,8 @@ class RecurrentDeblurNet(StreamingDeblurModel):
         torch.Size([1, 4, 3, 30, 45])
     """
 
+    state_type = RIRNState
+
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
@@ -564,6 +559,7 @@ class RecurrentDeblurNet(StreamingDeblurModel):
         self.reconstructor = check_reconstructor(owner, reconstructor, wrapped.out_channels,
                                                  wrapped)
         self.in_channels = wrapped.in_channels
+        self.out_channels = self.reconstructor.out_channels
         self.scale = self._pad_multiple(pad_multiple)
         self._check_extra_inputs()
 
@@ -616,16 +612,9 @@ class RecurrentDeblurNet(StreamingDeblurModel):
         return padded
 
     def advance(
-        self, frame: torch.Tensor, state: Any, **inputs: torch.Tensor
-    ) -> tuple[torch.Tensor, Any]:
-        if hasattr(state, "_fields") and not isinstance(state, RIRNState):
-            raise TypeError(
-                "RecurrentDeblurNet: `state.inner` must be the RIRNState this model returned, "
-                f"got {type(state).__name__} (a state of another model?)"
-            )
+        self, frame: torch.Tensor, state: RIRNState | None, **inputs: torch.Tensor
+    ) -> tuple[torch.Tensor, RIRNState]:
+        """``L_t = reconstructor(wrapped(frame, state).cat(), frame)``; the output is fed back."""
         features, state = self.wrapped(frame, state, **inputs)
         out = self.reconstructor(features.cat(), frame)
         return out, self.wrapped.feed_output(state, out)
-
-    def out_channels_hint(self) -> int:
-        return self.reconstructor.out_channels

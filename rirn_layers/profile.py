@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from rirn_layers._checks import check_choice, check_int
 from rirn_layers.layers.gsa import GlobalSpatioTemporalAttention
 from rirn_layers.model import StreamingDeblurModel
 
@@ -213,10 +214,8 @@ def count_macs(
         ("batch_size", batch_size, 1),
         ("settle", settle, 0),
     ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"count_macs: `{name}` must be an int >= {low}, got {value!r}")
-    if convention not in ("paper", "true"):
-        raise ValueError(f"count_macs: `convention` must be 'paper' or 'true', got {convention!r}")
+        check_int("count_macs", name, value, low)
+    check_choice("count_macs", "convention", convention, ("paper", "true"))
     unique = {id(p): p for p in model.parameters()}.values()
     params = sum(p.numel() for p in unique)
     trainable = sum(p.numel() for p in unique if p.requires_grad)

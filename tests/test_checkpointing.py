@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-import rirn_layers.model as model_module
+import rirn_layers.checkpointing as checkpointing_module
 from rirn_layers.baselines import build_model
 from rirn_layers.model import StreamingDeblurModel
 from rirn_layers.wrap import detach_state
@@ -97,13 +97,13 @@ def test_keeps_far_less_for_the_backward_pass(key):
 
 def count_checkpoints(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = model_module.checkpoint
+    real = checkpointing_module.checkpoint
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "checkpoint", counting)
+    monkeypatch.setattr(checkpointing_module, "checkpoint", counting)
     return calls
 
 

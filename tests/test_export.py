@@ -12,7 +12,7 @@ import functools
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 from rirn_layers import StreamingDeblurModel
 from rirn_layers.baselines import available_models, build_model
 from rirn_layers.export import StreamingExport, export_streaming, load_onnx
+from rirn_layers.state import Role, flatten_state
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FRAMES = 6
@@ -99,40 +100,67 @@ def test_flush_is_step_on_the_last_frame():
             assert torch.equal(out, expected)
 
 
-def test_state_names_and_pruning():
+def carried_names(model: StreamingDeblurModel, clip: torch.Tensor) -> tuple[str, ...]:
+    """The names of the carried state tensors after the start, from the declared roles."""
+    state = None
+    with torch.no_grad():
+        for _ in range(model.future + 1):
+            _, state = model.step(clip[:, 0], state)
+    leaves, _ = flatten_state(state)
+    return tuple(leaf.name.removeprefix("inner.") for leaf in leaves
+                 if isinstance(leaf.value, torch.Tensor) and leaf.role == "carried")
+
+
+@pytest.mark.parametrize(("name", "variant"), CASES)
+def test_the_state_tensors_are_those_of_carried_fields(name, variant):
+    model, exported, clip, _ = case(name, variant)
+    assert exported.state_names == carried_names(model, clip)
+    assert "last" not in exported.state_names  # an "end" field: a constant of the graphs
+
+
+def test_state_names():
     assert case("gru", "bare")[1].state_names == ("hidden",)
     assert case("gru", "rirn")[1].state_names == ("hidden", "memory", "blended")
     assert case("lstm", "bare")[1].state_names == ("hidden.0", "hidden.1")
-    # IFI-RNN's gate record (B, H - 1) is never read back: dropped
-    assert case("ifirnn", "bare")[1].state_names == ("rirn.hidden.0",)
-    # ESTRNN's window of input frames is never read (nor the oldest feature): dropped
+    assert case("ifirnn", "bare")[1].state_names[0] == "rirn.hidden.0"  # gate record: empty
     names = case("estrnn", "bare")[1].state_names
-    assert names == ("features.1", "features.2", "features.3", "features.4", "rirn.hidden")
-    # STRCNN stacks its frame window: kept
-    assert case("strcnn", "bare")[1].state_names[:4] == tuple(f"frames.{i}" for i in range(1, 5))
-    model, _, clip, reference = case("estrnn", "bare")
+    assert names[-1] == "rirn.hidden" and "features.4" in names
+    assert case("strcnn", "bare")[1].state_names[-2:] == ("rirn.hidden.0", "rirn.hidden.1")
+    model, exported, clip, reference = case("estrnn", "bare")
     full = export_streaming(model, clip[:, 0], prune=False)
-    assert "last" in full.state_names and "frames.0" in full.state_names
+    assert "last" in full.state_names and set(exported.state_names) < set(full.state_names)
     assert torch.equal(full.run(clip), reference)
 
 
-def test_pruning_follows_views_in_place_ops_and_scalar_reads():
+class ToyState(NamedTuple):
+    added: torch.Tensor
+    unread: tuple[torch.Tensor, ...]
+    gate: torch.Tensor
+
+    @classmethod
+    def roles(cls) -> dict[str, Role]:
+        return {"unread": "record"}
+
+
+def test_declared_roles_choose_the_state_tensors():
     class Toy(StreamingDeblurModel):
         def advance(self, frame, state):
             if state is None:
-                state = (torch.ones_like(frame), torch.zeros_like(frame), frame.new_ones(()))
-            added, unread, gate = state
+                state = ToyState(torch.ones_like(frame), (frame,), frame.new_ones(()))
             out = frame.clone()
-            out[:, :1].add_(added[:, :1])  # read through an in-place op on a view
-            if gate.item() > 0:  # read by Python control flow
+            out[:, :1].add_(state.added[:, :1])
+            if state.gate.item() > 0:  # read by Python control flow: fine in eager modules
                 out = out * 2
-            return out, (out.detach() * 0.5, unread + frame, gate * 0.5)
+            return out, ToyState(out * 0.5, (state.unread[0] + frame,), state.gate * 0.5)
 
     model = Toy().eval()
     clip = torch.rand(2, 4, 3, 8, 8)
     exported = export_streaming(model, clip[:, 0])
-    assert exported.state_names == ("0", "2")
+    assert exported.state_names == ("added", "gate")  # a record field, all of it: constants
     assert torch.equal(exported.run(clip), eager_video(model, clip))
+    full = export_streaming(model, clip[:, 0], prune=False)
+    assert full.state_names == ("added", "unread.0", "gate", "last")
+    assert torch.equal(full.run(clip), eager_video(model, clip))
 
 
 def test_ends_drop_matches_the_papers_protocol():
@@ -244,7 +272,8 @@ def test_modules_and_run_check_their_inputs():
     _, *state = exported.start(clip[:, :3])
     with pytest.raises(ValueError, match=re.escape("(1, 3, 32, 32), got (1, 3, 16, 32)")):
         exported.step(clip[:, 3, :, :16], *state)
-    with pytest.raises(TypeError, match="expected 5 state tensors after `frame`, got 4"):
+    n = len(exported.state_names)
+    with pytest.raises(TypeError, match=f"expected {n} state tensors after `frame`, got {n - 1}"):
         exported.step(clip[:, 3], *state[:-1])
     with pytest.raises(ValueError, match=re.escape("(1, T >= 1, 3, 32, 32), got (1, 2, 3, 8, 8)")):
         exported.run(torch.rand(1, 2, 3, 8, 8))
@@ -273,7 +302,8 @@ def test_missing_onnx_packages_name_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=re.escape("rirn-layers[export]")):
         exported.to_onnx(tmp_path)
-    with pytest.raises(ImportError, match=r"load_onnx needs onnxruntime.*rirn-layers\[export\]"):
+    missing = r"load_onnx needs the optional package 'onnxruntime'.*rirn-layers\[export\]"
+    with pytest.raises(ImportError, match=missing):
         load_onnx(tmp_path)
 
 

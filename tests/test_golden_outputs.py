@@ -1,8 +1,8 @@
 """Every zoo model computes what it computed before the last refactor, on a fixed seed.
 
 ``tests/fixtures/golden_outputs.pt`` was written by ``tests/fixtures/make_golden_outputs.py``;
-on the machine and torch that wrote it the comparison is exact, elsewhere to 1e-12 (float64
-kernels may round differently on another CPU).
+on the machine, torch and thread count that wrote it the comparison is exact, elsewhere to
+1e-12 (float64 kernels may round differently on another CPU or split the work differently).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import torch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
-from make_golden_outputs import configs, run  # noqa: E402
+from make_golden_outputs import configs, machine, run  # noqa: E402
 
 GOLDEN = torch.load(FIXTURES / "golden_outputs.pt", weights_only=True)
-SAME_MACHINE = GOLDEN["meta"] == {
-    "torch": str(torch.__version__), "capability": torch.backends.cpu.get_cpu_capability()
-}
+# the fixture predates the thread count in its meta: it was written with 2 threads
+SAME_MACHINE = {"threads": 2, **GOLDEN["meta"]} == machine()
 
 
 def test_the_fixture_covers_every_model_and_variant():

@@ -119,6 +119,52 @@ def test_dtb_first_frame_is_identity():
     torch.testing.assert_close(dtb(f), f)
 
 
+# -- the public weights(): what forward blends with ---------------------------------------
+@pytest.mark.parametrize("layer", BLENDS)
+@pytest.mark.parametrize("first", [False, True], ids=["next", "first"])
+def test_forward_is_the_blend_with_weights(layer, first):
+    torch.manual_seed(0)
+    blend = layer(3)
+    if isinstance(blend, DynamicTemporalBlend):
+        with torch.no_grad():
+            blend.beta.fill_(0.2)
+    f = torch.randn(2, 3, 5, 7)
+    given = None if first else torch.randn(2, 3, 5, 7)
+    prev = given
+    if prev is None:  # each layer's own start: f_0 for DTB, zeros for ATB
+        prev = f if isinstance(blend, DynamicTemporalBlend) else torch.zeros_like(f)
+    w_prev, w_cur = blend.weights(f, given)
+    assert w_prev.shape == w_cur.shape == f.shape
+    out, returned = blend(f, given, return_weights=True)
+    assert all(torch.equal(a, b) for a, b in zip(returned, (w_prev, w_cur), strict=True))
+    expected = (
+        w_cur * f + w_prev * prev if isinstance(blend, DynamicTemporalBlend)
+        else w_prev * prev + w_cur * f
+    )
+    assert torch.equal(out, expected)
+    assert torch.equal(blend(f, given), out)
+
+
+def test_dtb_weights_are_the_clipped_tanh_of_the_paper():
+    dtb = DynamicTemporalBlend(2)
+    with torch.no_grad():
+        dtb.beta.fill_(0.4)
+    f, prev = torch.randn(1, 2, 4, 4), torch.randn(1, 2, 4, 4)
+    w_prev, w_cur = dtb.weights(f, prev)
+    logits = dtb.weight_conv(torch.cat((f, prev), dim=1))
+    torch.testing.assert_close(w_cur, (logits.tanh().abs() + 0.4).clamp(max=1.0))
+    torch.testing.assert_close(w_prev, 1 - w_cur)
+
+
+@pytest.mark.parametrize("layer", BLENDS)
+def test_weights_check_their_inputs(layer):
+    blend = layer(3)
+    with pytest.raises(ValueError, match="`feature`"):
+        blend.weights(torch.randn(1, 4, 5, 5))
+    with pytest.raises(ValueError, match="`blended`"):
+        blend.weights(torch.randn(1, 3, 5, 5), torch.randn(1, 3, 4, 5))
+
+
 def test_irm_first_frame_is_zero_memory():
     irm = InnerRecurrence(3)
     h = torch.randn(2, 3, 4, 4)

@@ -349,6 +349,7 @@ def test_compiled_step_matches_eager():
         torch.testing.assert_close(out_c.cat(), out_e.cat(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_fp16_autocast_and_channels_last_close_to_float32():
     wrapped = make().cuda().to(memory_format=torch.channels_last)

@@ -23,13 +23,14 @@ any length in constant memory.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from rirn_layers.model import StreamingDeblurModel
 
-__all__ = ["available_models", "build_model"]
+__all__ = ["available_models", "build_model", "model_builder"]
 
 _REGISTRY: dict[str, str] = {
     "gru": "rirn_layers.baselines.gru_lstm:build_gru",
@@ -45,6 +46,22 @@ _REGISTRY: dict[str, str] = {
 def available_models() -> list[str]:
     """Names accepted by :func:`build_model`, in RIRN table 3 order (ESTRNN last)."""
     return list(_REGISTRY)
+
+
+def model_builder(name: str) -> Callable[..., StreamingDeblurModel]:
+    """The ``build_<name>`` function behind ``build_model(name)``, e.g. to read its options.
+
+    Example:
+        >>> import inspect
+        >>> "dtb" in inspect.signature(model_builder("strcnn")).parameters
+        True
+    """
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"build_model: unknown model {name!r}; available: {', '.join(_REGISTRY)}"
+        )
+    module_name, function = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module_name), function)  # type: ignore[no-any-return]
 
 
 def build_model(
@@ -79,12 +96,7 @@ def build_model(
         >>> restored.shape
         torch.Size([1, 3, 3, 32, 32])
     """
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"build_model: unknown model {name!r}; available: {', '.join(_REGISTRY)}"
-        )
-    module_name, function = _REGISTRY[name].split(":")
-    builder = getattr(importlib.import_module(module_name), function)
+    builder = model_builder(name)
     if memory_format not in (torch.channels_last, torch.contiguous_format):
         raise ValueError(
             "build_model: `memory_format` must be torch.channels_last or "

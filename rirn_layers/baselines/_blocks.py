@@ -11,7 +11,8 @@ re-implementation by the ESTRNN authors (zzh-tech/ESTRNN ``model/IFIRNN.py``):
 - :func:`hidden_head` (IFI-RNN's ``F_h``, the tail of table S2's candidate): 3x3 conv
   ``C -> 20``, ResBlock(20), 3x3 conv ``20 -> 20``, no activation outside the ResBlock;
 - :class:`UpsamplingReconstructor` (IFI-RNN's ``F_L``): two x2 transposed convolutions
-  ``C -> 40 -> 20`` (4x4, stride 2, a ReLU after each) and a 5x5 conv ``20 -> 3``.
+  ``C -> 40 -> 20`` (4x4, stride 2, a ReLU after each) and a 5x5 conv ``20 -> 3``, the core
+  :class:`~rirn_layers.Reconstructor` without stem and residual blocks.
 
 Activations. Neither the tables nor the IFI-RNN text list them. Both public ports put none
 in ``F_B`` and ``F_L`` (so their three encoder convolutions compose to one linear map);
@@ -28,18 +29,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from rirn_layers._checks import (
-    check_bool,
+from rirn_layers._checks import (  # check_* re-exported for compatibility; import them
+    check_bool,  # from rirn_layers._checks
     check_float,
-    check_image,
     check_int,
     check_ints,
     check_multiple,
     check_state,
-    shape_str,
 )
 from rirn_layers.contracts import PARTS
 from rirn_layers.layers.common import ResBlock, conv
+from rirn_layers.reconstructor import Reconstructor
 
 #: Side of the zero frame of :func:`~rirn_layers.wrap_recurrent_cell`'s dry run for the
 #: baselines: every baseline cell takes 16 x 16 frames, and the dry run stays cheap.
@@ -88,11 +88,13 @@ def hidden_head(in_channels: int, hidden_channels: int, factory: dict[str, Any])
     )
 
 
-class UpsamplingReconstructor(nn.Module):
+class UpsamplingReconstructor(Reconstructor):
     """IFI-RNN's ``F_L``: x4 transposed-conv decoder from ``h/4`` features to a frame.
 
     ``deconv4x4/2(in -> widths[0]), ReLU, deconv4x4/2(widths[0] -> widths[1]), ReLU,
-    conv5x5(widths[1] -> out)`` and optionally ``+ frame`` (global residual).
+    conv5x5(widths[1] -> out)`` and optionally ``+ frame`` (global residual): the core
+    :class:`~rirn_layers.Reconstructor` with ``scale=4``, ``stem=False`` and
+    ``num_blocks=0`` (same layers, same parameter names ``body.<i>``).
 
     Args:
         in_channels: channels of the (concatenated) features it decodes.
@@ -126,47 +128,9 @@ class UpsamplingReconstructor(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        owner = "UpsamplingReconstructor"
-        check_int(owner, "in_channels", in_channels, 1)
-        check_int(owner, "out_channels", out_channels, 1)
-        if len(widths) != 2:
-            raise ValueError(f"{owner}: `widths` must be two ints >= 1, got {widths!r}")
-        for width in widths:
-            check_int(owner, "widths", width, 1)
-        check_bool(owner, "residual", residual)
-        factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.residual = residual
-        first, second = widths
-        self.body = nn.Sequential(
-            nn.ConvTranspose2d(in_channels, first, 4, stride=2, padding=1, **factory),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(first, second, 4, stride=2, padding=1, **factory),
-            nn.ReLU(inplace=True),
-            conv(second, out_channels, 5, **factory),
-        )
-
-    def forward(self, features: torch.Tensor, frame: torch.Tensor | None = None) -> torch.Tensor:
-        features = check_image("UpsamplingReconstructor", "features", features, self.in_channels)
-        out = self.body(features)
-        if not self.residual:
-            return out
-        if frame is None:
-            raise ValueError("UpsamplingReconstructor: `frame` is required when residual=True")
-        frame = check_image("UpsamplingReconstructor", "frame", frame, self.out_channels)
-        if frame.shape != out.shape:
-            raise ValueError(
-                f"UpsamplingReconstructor: expected `frame` of shape {shape_str(out.shape)}, "
-                f"got {shape_str(frame.shape)}"
-            )
-        return out + frame
-
-    def extra_repr(self) -> str:
-        return (
-            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
-            f"scale={self.scale}, residual={self.residual}"
+        super().__init__(
+            in_channels, out_channels, scale=4, num_blocks=0, residual=residual, stem=False,
+            widths=widths, device=device, dtype=dtype,
         )
 
 

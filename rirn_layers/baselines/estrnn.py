@@ -53,8 +53,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rirn_layers._checks import shape_str
-from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
+from rirn_layers._checks import check_bool, check_int, shape_str
+from rirn_layers.baselines._blocks import PROBE_SIZE
 from rirn_layers.baselines.rdb import (
     Activation,
     ESTRNNReconstructor,
@@ -74,8 +74,13 @@ class ESTRNNState(NamedTuple):
     """Inner state of :class:`ESTRNN` between frames.
 
     Attributes:
-        frames: the last (up to ``past + 1 + future``) padded input frames, oldest first.
-        features: for the same frames, the cell feature ``f_t`` ``(B, C_f, H/4, W/4)``.
+        frames: the padded input frames of the window, oldest first, carried only for a
+            reconstructor that reads the input frame (one with ``residual=True``, or one
+            that does not say); empty ``()`` for :class:`ESTRNNReconstructor`, which
+            ignores it, so the built models carry no frames. The field stays so that code
+            reading ``state.frames`` keeps working.
+        features: the last (up to ``past + 1 + future``) cell features ``f_t``
+            ``(B, C_f, H/4, W/4)``, oldest first.
         rirn: the wrapped cell's :class:`~rirn_layers.RIRNState`.
         addons: for the same frames, the add-ons' outputs ``cat(f~_t, h~_t)`` (those
             present); empty for the bare model.
@@ -93,6 +98,10 @@ def _has_addons(wrapped: RecurrentCellWrapper) -> bool:
 
 class ESTRNN(StreamingDeblurModel):
     """ESTRNN (ECCV 2020): RDB cell, GSA over ``past + 1 + future`` frames, reconstructor.
+
+    Declares ``in_channels``, ``out_channels`` (the reconstructor's), ``scale`` (the
+    cell's padding multiple), ``past``/``future`` (GSA's) and ``state_type``
+    (:class:`ESTRNNState`).
 
     Built by :func:`build_estrnn`. The output of frame ``t`` is ready once frame
     ``t + future`` came in; see :class:`~rirn_layers.model.StreamingDeblurModel` for
@@ -119,6 +128,8 @@ class ESTRNN(StreamingDeblurModel):
         (torch.Size([1, 6, 3, 30, 45]), torch.Size([1, 2, 3, 30, 45]))
     """
 
+    state_type = ESTRNNState
+
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
@@ -137,9 +148,12 @@ class ESTRNN(StreamingDeblurModel):
         self.gsa = gsa
         self.reconstructor = reconstructor
         self.in_channels = wrapped.in_channels
+        self.out_channels = int(reconstructor.out_channels)
         self.scale = wrapped.pad_multiple
         self.past = gsa.past
         self.future = gsa.future
+        #: Whether the reconstructor reads the input frame, so the state carries frames.
+        self.reads_frame = bool(getattr(reconstructor, "residual", True))
 
     def advance(
         self, frame: torch.Tensor, state: ESTRNNState | None
@@ -151,14 +165,11 @@ class ESTRNN(StreamingDeblurModel):
                 "ESTRNN: the inner state must be None or the ESTRNNState returned by the "
                 f"previous call, got {type(state).__name__}"
             )
-        elif state.frames and state.frames[-1].shape != frame.shape:
-            raise ValueError(
-                f"ESTRNN: `frame` {shape_str(frame.shape)} does not match the frames in the "
-                f"state {shape_str(state.frames[-1].shape)}"
-            )
+        elif state.features:
+            self._check_size(frame, state.features[-1])
         outputs, rirn = self.wrapped(frame, state.rirn)
         window = self.past + 1 + self.future
-        frames = (*state.frames, frame)[-window:]
+        frames = (*state.frames, frame)[-window:] if self.reads_frame else ()
         features = (*state.features, outputs.feature)[-window:]
         addons = state.addons
         if _has_addons(self.wrapped):
@@ -169,10 +180,17 @@ class ESTRNN(StreamingDeblurModel):
         fused = self.gsa(torch.stack(features, dim=1))
         if addons:
             fused = torch.cat((fused, addons[self.past]), dim=1)
-        return self.reconstructor(fused, frames[self.past]), state
+        return self.reconstructor(fused, frames[self.past] if frames else None), state
 
-    def out_channels_hint(self) -> int:
-        return int(self.reconstructor.out_channels)
+    def _check_size(self, frame: torch.Tensor, feature: torch.Tensor) -> None:
+        """The frame must be of the batch and size of the frames the state was built on."""
+        stride = self.wrapped.stride or 1
+        size = tuple(s // stride for s in frame.shape[-2:])
+        if frame.shape[0] != feature.shape[0] or size != tuple(feature.shape[-2:]):
+            raise ValueError(
+                f"ESTRNN: `frame` {shape_str(frame.shape)} does not match the frames in the "
+                f"state (features {shape_str(feature.shape)} at 1/{stride})"
+            )
 
 
 def build_estrnn(

@@ -45,16 +45,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rirn_layers._checks import check_image, shape_str
+from rirn_layers._checks import check_image, check_int, shape_str
 
 __all__ = ["FilterAdaptiveConv", "fac_macs", "filter_adaptive_conv"]
 
 
 def _check_kernel_size(owner: str, kernel_size: object) -> int:
-    ok = isinstance(kernel_size, int) and not isinstance(kernel_size, bool)
-    if not ok or kernel_size < 1 or kernel_size % 2 == 0:  # type: ignore[operator]
+    if check_int(owner, "kernel_size", kernel_size, 1) % 2 == 0:
         raise ValueError(f"{owner}: `kernel_size` must be an odd int >= 1, got {kernel_size!r}")
-    return int(kernel_size)  # type: ignore[arg-type]
+    return int(kernel_size)  # type: ignore[call-overload]
 
 
 def _taps(padded: torch.Tensor, filters: torch.Tensor, k: int):

@@ -58,15 +58,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image
+from rirn_layers._checks import check_bool, check_image, check_int, check_multiple, check_state
 from rirn_layers.baselines._blocks import (
     PROBE_SIZE,
     UpsamplingReconstructor,
-    check_bool,
     check_channels,
-    check_int,
-    check_multiple,
-    check_state,
     frame_encoder,
     hidden_head,
 )

@@ -72,16 +72,19 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_clip, check_image
-from rirn_layers.baselines._blocks import (
-    PROBE_SIZE,
-    UpsamplingReconstructor,
+from rirn_layers._checks import (
     check_bool,
-    check_channels,
+    check_clip,
     check_float,
+    check_image,
     check_int,
     check_multiple,
     check_state,
+)
+from rirn_layers.baselines._blocks import (
+    PROBE_SIZE,
+    UpsamplingReconstructor,
+    check_channels,
     decoded_parts,
     frame_encoder,
     hidden_head,
@@ -89,6 +92,7 @@ from rirn_layers.baselines._blocks import (
 from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.layers.common import ResBlock
 from rirn_layers.model import Ends, StreamingDeblurModel, StreamState, check_reconstructor
+from rirn_layers.state import Role
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
 
 __all__ = [
@@ -351,9 +355,17 @@ class IFIRNNState(NamedTuple):
     rirn: RIRNState | None
     gates: tuple[torch.Tensor, ...]
 
+    @classmethod
+    def roles(cls) -> dict[str, Role]:
+        """``gates`` is a training record for the loss: no step reads it."""
+        return {"gates": "record"}
+
 
 class IFIRNN(StreamingDeblurModel):
     """IFI-RNN (Nah et al., CVPR 2019): causal, one output per frame.
+
+    Declares ``in_channels``, ``out_channels`` (the reconstructor's), ``scale``,
+    ``past = future = 0`` and ``state_type`` (:class:`IFIRNNState`).
 
     Built by :func:`build_ifirnn`; see :class:`~rirn_layers.model.StreamingDeblurModel` for
     ``step``/``flush``/``forward``.
@@ -381,6 +393,10 @@ class IFIRNN(StreamingDeblurModel):
         torch.Size([])
     """
 
+    past = 0
+    future = 0
+    state_type = IFIRNNState
+
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
@@ -405,6 +421,7 @@ class IFIRNN(StreamingDeblurModel):
         self.wrapped = wrapped
         self.reconstructor = reconstructor
         self.in_channels = wrapped.in_channels
+        self.out_channels = int(reconstructor.out_channels)
         self.scale = wrapped.pad_multiple
         self.decode_hidden = decode_hidden
 
@@ -464,9 +481,6 @@ class IFIRNN(StreamingDeblurModel):
             param = next(self.parameters())
             return param.new_zeros(())
         return iteration_regularization(gates, self.tau)
-
-    def out_channels_hint(self) -> int:
-        return int(self.reconstructor.out_channels)
 
 
 def build_ifirnn(

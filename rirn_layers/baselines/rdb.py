@@ -20,7 +20,8 @@ paper's ``B#``, one step of :class:`RDBCell` is::
 An RDB (residual dense block, Zhang et al. 2018) has 3 dense layers (conv 3x3 + activation,
 output concatenated to the input), a 1x1 local fusion conv back to its input width, and an
 identity skip. :class:`ESTRNNReconstructor` upsamples with two stride-2 3x3 transposed
-convs (``-> 2n -> n``) and ends with a 5x5 conv to the output channels.
+convs (``-> 2n -> n``) and ends with a 5x5 conv to the output channels (the core
+:class:`~rirn_layers.Reconstructor` with those options).
 
 Choices the paper leaves open, and what we picked (the official code, zzh-tech/ESTRNN
 ``model/ESTRNN.py``, decides all of them; we follow it):
@@ -52,10 +53,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, check_nonempty, shape_str
-from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
+from rirn_layers._checks import (
+    ArgumentTypeError,
+    check_bool,
+    check_image,
+    check_int,
+    check_nonempty,
+    shape_str,
+)
+from rirn_layers.baselines._blocks import PROBE_SIZE
 from rirn_layers.layers.common import conv
 from rirn_layers.model import RecurrentDeblurNet
+from rirn_layers.reconstructor import Reconstructor
 from rirn_layers.wrap import wrap_recurrent_cell
 
 __all__ = [
@@ -71,17 +80,14 @@ Activation = Callable[[], nn.Module]
 # -- validation ------------------------------------------------------------------------------
 def features_of(owner: str, channels: object) -> int:
     """The base width ``n`` of the paper's ``C# = 5 n`` (``channels`` a multiple of 5)."""
-    if (
-        not isinstance(channels, int)
-        or isinstance(channels, bool)
-        or channels < 5
-        or channels % 5
-    ):
-        raise ValueError(
+    is_int = isinstance(channels, int) and not isinstance(channels, bool)
+    if not is_int or channels < 5 or channels % 5:  # type: ignore[operator]
+        error = ValueError if is_int else ArgumentTypeError  # bools, floats, strings
+        raise error(
             f"{owner}: `channels` (the paper's C#) must be a positive multiple of 5 "
             f"(5, 10, ..., 60, 80, 90; C# = 5 x n_features), got {channels!r}"
         )
-    return channels // 5
+    return channels // 5  # type: ignore[operator]
 
 
 def check_activation(owner: str, activation: object) -> Activation:
@@ -270,11 +276,14 @@ class RDBCell(nn.Module):
         )
 
 
-class ESTRNNReconstructor(nn.Module):
+class ESTRNNReconstructor(Reconstructor):
     """ESTRNN's reconstructor: two x2 transposed convs and a 5x5 conv, x4 upsampling.
 
     ``deconv 3x3 stride 2 (in -> 2n)``, ``deconv 3x3 stride 2 (2n -> n)``,
-    ``conv 5x5 (n -> out)``, no activations and no residual to the input frame.
+    ``conv 5x5 (n -> out)``, no activations and no residual to the input frame (the
+    official code): the core :class:`~rirn_layers.Reconstructor` with ``scale=4``,
+    ``stem=False``, ``num_blocks=0``, ``widths=(2n, n)``, ``upsample_kernel_size=3`` and
+    ``relu=False`` (same layers, same parameter names ``body.<i>``).
 
     Args:
         in_channels: channels of the features it decodes.
@@ -306,23 +315,12 @@ class ESTRNNReconstructor(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        check_int("ESTRNNReconstructor", "in_channels", in_channels, 1)
-        check_int("ESTRNNReconstructor", "out_channels", out_channels, 1)
         check_int("ESTRNNReconstructor", "features", features, 1)
-        factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        up: dict[str, Any] = {"stride": 2, "padding": 1, "output_padding": 1, **factory}
-        self.body = nn.Sequential(
-            nn.ConvTranspose2d(in_channels, 2 * features, 3, **up),
-            nn.ConvTranspose2d(2 * features, features, 3, **up),
-            conv(features, out_channels, 5, **factory),
+        super().__init__(
+            in_channels, out_channels, scale=4, num_blocks=0, stem=False,
+            widths=(2 * features, features), upsample_kernel_size=3, relu=False,
+            device=device, dtype=dtype,
         )
-
-    def forward(self, features: torch.Tensor, frame: torch.Tensor | None = None) -> torch.Tensor:
-        features = check_image("ESTRNNReconstructor", "features", features, self.in_channels)
-        return self.body(features)
 
 
 def build_rdbn(

@@ -73,8 +73,15 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, shape_str
-from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int
+from rirn_layers._checks import (
+    check_bool,
+    check_float,
+    check_image,
+    check_int,
+    check_ints,
+    shape_str,
+)
+from rirn_layers.baselines._blocks import PROBE_SIZE
 from rirn_layers.baselines.fac import FilterAdaptiveConv
 from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.model import StreamingDeblurModel, check_reconstructor
@@ -86,31 +93,24 @@ Hidden = tuple[torch.Tensor, torch.Tensor]
 
 
 # -- validation ----------------------------------------------------------------------------
-def _check_channels(owner: str, value: object) -> tuple[int, int, int]:
-    ok = (
-        isinstance(value, Sequence)
-        and len(value) == 3
-        and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in value)
-    )
-    if not ok:
-        raise ValueError(
-            f"{owner}: `channels` must be three ints >= 1 (widths at full, 1/2 and 1/4 "
-            f"resolution, STFAN: (32, 64, 128)), got {value!r}"
-        )
-    return tuple(value)  # type: ignore[return-value]
+def _check_channels(owner: str, value: object, count: int = 3) -> tuple[int, ...]:
+    what = "widths at full, 1/2 and 1/4 resolution, STFAN: (32, 64, 128)"
+    if count == 2:
+        what = "widths c1, c2 at full and 1/2 resolution, STFAN: (32, 64)"
+    return check_ints(owner, "channels", value, count, what=what)
 
 
 def _check_kernel(owner: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value % 2 == 0:
+    if check_int(owner, "fac_kernel_size", value, 1) % 2 == 0:
         raise ValueError(f"{owner}: `fac_kernel_size` must be an odd int >= 1, got {value!r}")
-    return value
+    return int(value)  # type: ignore[call-overload]
 
 
 def _check_slope(owner: str, value: object) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not 0.0 <= float(value) < 1.0:  # type: ignore[arg-type]
-        raise ValueError(f"{owner}: `negative_slope` must be a float in [0, 1), got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    slope = check_float(owner, "negative_slope", value, 0.0)
+    if slope >= 1.0:
+        raise ValueError(f"{owner}: `negative_slope` must be a number in [0, 1), got {value!r}")
+    return slope
 
 
 # -- building blocks -----------------------------------------------------------------------
@@ -309,6 +309,20 @@ class STFANCell(nn.Module):
 class STFANDecoder(nn.Module):
     """STFAN's reconstruction network: two x2 deconvolution stages, a conv, ``+ B_t``.
 
+    ``lrelu(deconv4x4/2(in -> c2))``, ``num_blocks`` STFAN ResBlocks, ``lrelu(deconv4x4/2(c2
+    -> c1))``, ``num_blocks`` ResBlocks, ``lrelu(conv3x3(c1 -> out))``, ``+ frame``. A
+    :class:`~rirn_layers.contracts.FrameReconstructor` (``in_channels``, ``out_channels``,
+    ``scale = 4``, ``forward(features, frame)``) that always reads ``frame``.
+
+    Why not Reconstructor: this is STFAN's own decoder, not the shared IFI-RNN-style one.
+    It has residual blocks *after* each x2 step (the core has them only before upsampling),
+    STFAN's LeakyReLU ResBlocks, a LeakyReLU after every layer including the output conv
+    (the residual added to ``B_t`` is ``lrelu(conv(.))``), each conv nested with its
+    activation (``body.0.0.weight``, the checkpoint keys) and Xavier-uniform initialisation
+    (sczhou/STFAN ``models/DeblurNet.py``). Expressing that with the core
+    :class:`~rirn_layers.Reconstructor` would need options used by no other model and
+    would rename every parameter.
+
     Args:
         in_channels: channels of the decoded features (bare STFAN: ``2 * c3 = 256``).
         channels: widths ``(c1, c2)`` at full and 1/2 resolution: the first x2
@@ -347,19 +361,10 @@ class STFANDecoder(nn.Module):
         super().__init__()
         check_int("STFANDecoder", "in_channels", in_channels, 1)
         check_int("STFANDecoder", "out_channels", out_channels, 1)
-        ok = (
-            isinstance(channels, Sequence)
-            and len(channels) == 2
-            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)
-        )
-        if not ok:
-            raise ValueError(
-                f"STFANDecoder: `channels` must be two ints >= 1 (c1, c2), got {channels!r}"
-            )
+        c1, c2 = _check_channels("STFANDecoder", channels, 2)
         blocks = check_int("STFANDecoder", "num_blocks", num_blocks, 0)
         slope = _check_slope("STFANDecoder", negative_slope)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        c1, c2 = channels
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.body = nn.Sequential(
@@ -371,8 +376,10 @@ class STFANDecoder(nn.Module):
         )
         _init_xavier(self)
 
-    def forward(self, features: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, frame: torch.Tensor | None = None) -> torch.Tensor:
         features = check_image("STFANDecoder", "features", features, self.in_channels)
+        if frame is None:
+            raise ValueError("STFANDecoder: `frame` is required (STFAN adds its output to B_t)")
         frame = check_image("STFANDecoder", "frame", frame, self.out_channels)
         out = self.body(features)
         if frame.shape != out.shape:
@@ -404,8 +411,9 @@ class STFAN(StreamingDeblurModel):
 
     Built by :func:`build_stfan`; see the module docstring for the architecture and for
     how IRM and ATB attach. Every frame gets its output as it comes in
-    (``past = future = 0``); see :class:`~rirn_layers.model.StreamingDeblurModel` for
-    ``step``/``flush``/``forward``.
+    (``past = future = 0``). Declares ``in_channels = out_channels = 3``, ``scale`` and
+    ``state_type`` (:class:`STFANState`); see
+    :class:`~rirn_layers.model.StreamingDeblurModel` for ``step``/``flush``/``forward``.
 
     Args:
         wrapped: a :class:`STFANCell` wrapped by :func:`~rirn_layers.wrap_recurrent_cell`.
@@ -425,6 +433,10 @@ class STFAN(StreamingDeblurModel):
         >>> restored.shape
         torch.Size([1, 3, 3, 18, 21])
     """
+
+    past = 0
+    future = 0
+    state_type = STFANState
 
     def __init__(
         self,
@@ -449,6 +461,7 @@ class STFAN(StreamingDeblurModel):
         self.wrapped = wrapped
         self.reconstructor = reconstructor
         self.in_channels = 3
+        self.out_channels = int(reconstructor.out_channels)
         self.scale = wrapped.pad_multiple
         self.clamp_feedback = clamp_feedback
 
@@ -464,9 +477,6 @@ class STFAN(StreamingDeblurModel):
         out = self.reconstructor(features.cat(), frame)
         feedback = out.clamp(0.0, 1.0) if self.clamp_feedback else out
         return out, STFANState(frame, feedback, rirn)
-
-    def out_channels_hint(self) -> int:
-        return int(self.reconstructor.out_channels)
 
 
 def build_stfan(

@@ -23,7 +23,8 @@ How it maps onto the RIRN cell contract. :class:`STRCNNCell` is everything up to
 and ``F_n``: ``feature, hidden = cell(window, hidden)`` with the stacked window as input
 (``in_channels = 15``), ``feature = d_n`` (64 ch, H/2) and ``hidden = (F_n, h~_n)``
 (``(F_n,)`` without DTB); IRM tracks ``hidden[0] = F_n`` (32 ch, H/2), the state that OVD
-feeds back. :class:`STRCNNReconstructor` is OVD's output head (deconv + conv).
+feeds back. :class:`STRCNNReconstructor` is OVD's output head (deconv + conv), the core
+:class:`~rirn_layers.Reconstructor` with one x2 step and a 3x3 output conv.
 :class:`STRCNN` is a look-ahead :class:`~rirn_layers.model.StreamingDeblurModel`
 (``past = future = 2``) whose :meth:`STRCNN.advance` keeps the last five frames and runs
 the :func:`~rirn_layers.wrap_recurrent_cell`-wrapped cell once the window is full.
@@ -86,12 +87,13 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rirn_layers._checks import check_image, shape_str
-from rirn_layers.baselines._blocks import PROBE_SIZE, check_bool, check_int, decoded_parts
+from rirn_layers._checks import check_bool, check_image, check_int, shape_str
+from rirn_layers.baselines._blocks import PROBE_SIZE, decoded_parts
 from rirn_layers.contracts import FrameReconstructor
 from rirn_layers.layers.common import conv
 from rirn_layers.layers.dtb import DynamicTemporalBlend
 from rirn_layers.model import StreamingDeblurModel, check_reconstructor
+from rirn_layers.reconstructor import Reconstructor
 from rirn_layers.wrap import RecurrentCellWrapper, RIRNState, wrap_recurrent_cell
 
 __all__ = ["STRCNN", "STRCNNCell", "STRCNNReconstructor", "STRCNNState", "build_strcnn"]
@@ -234,8 +236,12 @@ class STRCNNCell(nn.Module):
         )
 
 
-class STRCNNReconstructor(nn.Module):
+class STRCNNReconstructor(Reconstructor):
     """OVD's output head: ``conv3x3(relu(deconv4x4 stride 2(features)))`` to a frame.
+
+    The core :class:`~rirn_layers.Reconstructor` with ``scale=2``, ``stem=False``,
+    ``num_blocks=0``, ``widths=(mid_channels,)`` and ``out_kernel_size=3`` (same layers,
+    same parameter names ``body.<i>``).
 
     Args:
         in_channels: channels of the features it decodes.
@@ -267,22 +273,11 @@ class STRCNNReconstructor(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        check_int("STRCNNReconstructor", "in_channels", in_channels, 1)
-        check_int("STRCNNReconstructor", "out_channels", out_channels, 1)
         check_int("STRCNNReconstructor", "mid_channels", mid_channels, 1)
-        factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.body = nn.Sequential(
-            nn.ConvTranspose2d(in_channels, mid_channels, 4, stride=2, padding=1, **factory),
-            nn.ReLU(inplace=True),
-            conv(mid_channels, out_channels, 3, **factory),
+        super().__init__(
+            in_channels, out_channels, scale=2, num_blocks=0, stem=False,
+            widths=(mid_channels,), out_kernel_size=3, device=device, dtype=dtype,
         )
-
-    def forward(self, features: torch.Tensor, frame: torch.Tensor | None = None) -> torch.Tensor:
-        features = check_image("STRCNNReconstructor", "features", features, self.in_channels)
-        return self.body(features)
 
 
 class STRCNNState(NamedTuple):
@@ -303,7 +298,9 @@ class STRCNN(StreamingDeblurModel):
 
     Built by :func:`build_strcnn`. The output of frame ``n`` is ready once frame
     ``n + future`` came in; see :class:`~rirn_layers.model.StreamingDeblurModel` for
-    ``step``/``flush``/``forward`` and the ``ends`` policy.
+    ``step``/``flush``/``forward`` and the ``ends`` policy. Declares ``in_channels = 3``,
+    ``out_channels`` (the reconstructor's), ``scale``, ``past``, ``future`` and
+    ``state_type`` (:class:`STRCNNState`).
 
     Args:
         wrapped: a :class:`STRCNNCell` wrapped by :func:`~rirn_layers.wrap_recurrent_cell`
@@ -329,6 +326,8 @@ class STRCNN(StreamingDeblurModel):
         (torch.Size([1, 6, 3, 16, 20]), torch.Size([1, 2, 3, 16, 20]))
     """
 
+    state_type = STRCNNState
+
     def __init__(
         self,
         wrapped: RecurrentCellWrapper,
@@ -353,6 +352,7 @@ class STRCNN(StreamingDeblurModel):
         self.wrapped = wrapped
         self.reconstructor = reconstructor
         self.in_channels = 3
+        self.out_channels = int(reconstructor.out_channels)
         self.scale = wrapped.pad_multiple
         self.past = past
         self.future = future
@@ -370,9 +370,6 @@ class STRCNN(StreamingDeblurModel):
         features, rirn = self.wrapped(torch.cat(frames, dim=1), rirn)
         out = self.reconstructor(features.cat(*self.parts), frames[self.past])
         return out, STRCNNState(frames, rirn)
-
-    def out_channels_hint(self) -> int:
-        return int(self.reconstructor.out_channels)
 
 
 def build_strcnn(

@@ -13,12 +13,12 @@ CVPR 2019, sec. 4.2: ``sigma = 2`` grey levels of 255).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 from typing import NamedTuple
 
 import torch
+
+from rirn_layers._checks import check_float
 
 __all__ = [
     "Augmentation",
@@ -30,28 +30,10 @@ __all__ = [
     "item_generator",
     "item_seed",
     "parse_crop",
-    "require",
     "sample_transform",
 ]
 
 _MASK64 = (1 << 64) - 1
-INSTALL_HINT = "pip install 'rirn-layers[train]'"
-
-
-def require(module: str, package: str, purpose: str) -> ModuleType:
-    """Import optional ``module`` or raise an ImportError that names the ``train`` extra.
-
-    Example:
-        >>> require("math", "math", "this example").sqrt(4.0)
-        2.0
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise ImportError(
-            f"{purpose} needs the optional package {package!r}, which is not installed; "
-            f"install it with: {INSTALL_HINT}"
-        ) from err
 
 
 def _splitmix64(x: int) -> int:
@@ -137,8 +119,7 @@ class Augmentation:
     noise_sigma: float = 2.0 / 255.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.noise_sigma, (int, float)) or not self.noise_sigma >= 0:
-            raise ValueError(f"`noise_sigma` must be a number >= 0, got {self.noise_sigma!r}")
+        check_float("Augmentation", "noise_sigma", self.noise_sigma, 0.0)
 
 
 def resolve_augment(augment: bool | Augmentation | None) -> Augmentation | None:

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.utils.data import Dataset
 
+from rirn_layers._checks import check_int
 from rirn_layers._optional import require
 from rirn_layers.data.clips import (
     Augmentation,
@@ -257,14 +258,10 @@ class VideoFolderDataset(Dataset):
         name: str = "video folder",
     ) -> None:
         _pil_image()
-        if clip_length is not None and (
-            not isinstance(clip_length, int) or isinstance(clip_length, bool) or clip_length < 1
-        ):
-            raise ValueError(f"`clip_length` must be a positive int or None, got {clip_length!r}")
-        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-            raise ValueError(f"`stride` must be a positive int, got {stride!r}")
-        if not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+        if clip_length is not None:
+            check_int(name, "clip_length", clip_length, 1)
+        check_int(name, "stride", stride, 1)
+        check_int(name, "seed", seed)
         sequences = list(sequences)
         if not sequences:
             raise ValueError(f"{name}: no sequences")

@@ -33,13 +33,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from rirn_layers._checks import check_choice, check_float, check_int
+from rirn_layers._optional import require
 from rirn_layers.data.clips import (
     Augmentation,
     add_noise,
     apply_orientation,
     item_generator,
     parse_crop,
-    require,
     resolve_augment,
     sample_transform,
 )
@@ -77,7 +78,7 @@ _DENSE = 16  # samples per frame of the path used to fit it into the photo
 
 
 def _skimage_data() -> Any:
-    return require("skimage.data", "scikit-image", "The synthetic dataset's photographs")
+    return require("skimage.data", extra="train", purpose="The synthetic dataset's photographs")
 
 
 def _to_linear(img: torch.Tensor, name: str) -> torch.Tensor:
@@ -388,29 +389,22 @@ class SyntheticBlurDataset(Dataset):
         max_subframes: int = 31,
         interpolation: Literal["bicubic", "bilinear"] = "bicubic",
     ) -> None:
-        if split not in ("train", "val"):
-            raise ValueError(f"`split` must be 'train' or 'val', got {split!r}")
+        owner = "SyntheticBlurDataset"
+        check_choice(owner, "split", split, ("train", "val"))
         if length is None:
             length = 1024 if split == "train" else 128
-        for name, value in (("length", length), ("clip_length", clip_length)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+        check_int(owner, "length", length, 1)
+        check_int(owner, "clip_length", clip_length, 1)
         size = parse_crop(crop)
         if size is None:
-            raise ValueError("`crop` must be given for the synthetic dataset, got None")
-        if not isinstance(seed, int):
-            raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
-        if interpolation not in ("bicubic", "bilinear"):
-            raise ValueError(
-                f"`interpolation` must be 'bicubic' or 'bilinear', got {interpolation!r}"
-            )
+            raise ValueError(f"{owner}: `crop` must be given for the synthetic dataset, got None")
+        check_int(owner, "seed", seed)
+        check_choice(owner, "interpolation", interpolation, ("bicubic", "bilinear"))
         for name, value in (("rotation", rotation), ("zoom", zoom), ("noise", noise)):
-            if not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"`{name}` must be a number >= 0, got {value!r}")
-        if not isinstance(subframe_step, (int, float)) or not subframe_step > 0:
-            raise ValueError(f"`subframe_step` must be > 0, got {subframe_step!r}")
-        if not isinstance(max_subframes, int) or max_subframes < 1:
-            raise ValueError(f"`max_subframes` must be a positive int, got {max_subframes!r}")
+            check_float(owner, name, value, 0.0)
+        if check_float(owner, "subframe_step", subframe_step, 0.0) == 0.0:
+            raise ValueError(f"{owner}: `subframe_step` must be a number > 0, got 0")
+        check_int(owner, "max_subframes", max_subframes, 1)
         self.split = split
         self.length = length
         self.clip_length = clip_length

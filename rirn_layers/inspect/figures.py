@@ -13,7 +13,8 @@ Park, Nah and Lee, "Recurrence-in-Recurrence Networks for Video Deblurring" (BMV
 - :func:`comparison_grid`, figs. 7-9: restored tiles side by side with their PSNR against
   the sharp tile.
 
-matplotlib is an optional dependency, imported inside the functions. The figures are built
+matplotlib is an optional dependency (``pip install 'rirn-layers[inspect]'``), imported
+inside the functions with :func:`rirn_layers._optional.require`. The figures are built
 with :class:`matplotlib.figure.Figure` and the Agg canvas directly, never with ``pyplot``,
 so no global state (backend, current figure) changes. Every function returns the
 ``Figure`` and, given ``path``, also saves it as a PNG.
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from rirn_layers._checks import shape_str
+from rirn_layers._optional import require
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -42,18 +44,16 @@ __all__ = [
     "weight_sums",
 ]
 
-_INSTALL = "pip install matplotlib"
 _PathLike = str | os.PathLike
 
 
 def _new_figure(figsize: tuple[float, float], fn: str) -> Figure:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as err:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError(f"{fn} needs matplotlib: {_INSTALL}") from err
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
+    figure = require("matplotlib.figure", extra="inspect", purpose=f"rirn_layers.inspect.{fn}")
+    agg = require(
+        "matplotlib.backends.backend_agg", extra="inspect", purpose=f"rirn_layers.inspect.{fn}"
+    )
+    fig = figure.Figure(figsize=figsize, layout="constrained")
+    agg.FigureCanvasAgg(fig)
     return fig
 
 

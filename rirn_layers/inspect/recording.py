@@ -13,10 +13,11 @@ The data behind RIRN's analysis figures (Park, Nah and Lee, BMVC 2022):
 :func:`record` hooks the layers with ``register_forward_hook`` for the duration of a
 ``with`` block; the hooks only copy tensors (detached clones), so the model's outputs are
 bit-identical with and without recording. The blend weights, which the layers return only
-with ``return_weights=True``, are read from the layers' submodules during the ordinary
-forward: ATB's two sigmoid paths ``current`` (``w_cur``) and ``previous`` (``w_prev``), and
-DTB's ``weight_conv`` logits, turned into ``w_cur = min(1, |tanh(logits)| + beta)`` and
-``w_prev = 1 - w_cur`` exactly as the layer does.
+with ``return_weights=True``, are asked of the layer itself: its hook calls the layer's
+public :meth:`~rirn_layers.AdaptiveTemporalBlend.weights` /
+:meth:`~rirn_layers.DynamicTemporalBlend.weights` (the method its ``forward`` blends with)
+on the inputs it was just called with, without gradients. So recording ``"weights"`` runs
+the weight layers of each blend twice per frame; the other kinds cost only the copies.
 
 Kinds recorded per layer (one entry per call, that is per frame the layer processes)::
 
@@ -184,54 +185,28 @@ def _hook_irm(rec: Recording, name: str, module: InnerRecurrence) -> list:
 def _hook_blend(
     rec: Recording, name: str, module: AdaptiveTemporalBlend | DynamicTemporalBlend
 ) -> list:
-    # Weights seen by the submodule hooks during the current forward, picked up (and
-    # cleared) by the layer's own hook, which runs after them.
-    pending: dict[str, torch.Tensor] = {}
-    handles = []
-
     def hook(mod: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         weights = None
         if isinstance(output, tuple):  # called with return_weights=True
             output, weights = output
-        if len(pending) == 2:
-            weights = (pending["w_prev"], pending["w_cur"])
-        pending.clear()
         feature = _argument(args, kwargs, 0, "feature")
+        previous = _argument(args, kwargs, 1, "blended")
+        if rec._wants("weights") and weights is None:
+            with torch.no_grad():  # the layer's own formula, on the inputs it just blended
+                weights = mod.weights(feature, previous)
         if rec._wants("feature"):
             rec._add(name, "feature", feature)
         if rec._wants("blended"):
             rec._add(name, "blended", output)
         if rec._wants("previous"):
-            previous = _argument(args, kwargs, 1, "blended")
             if previous is None:  # the layers' own start
                 is_dtb = isinstance(mod, DynamicTemporalBlend)
                 previous = feature if is_dtb else torch.zeros_like(feature)
             rec._add(name, "previous", previous)
-        if rec._wants("weights") and weights is not None:
+        if rec._wants("weights"):
             rec._add(name, "weights", weights)
 
-    handles.append(module.register_forward_hook(hook, with_kwargs=True))
-    if not rec._wants("weights"):
-        return handles
-
-    if isinstance(module, AdaptiveTemporalBlend):
-        def keep(key: str):
-            def sub_hook(sub: nn.Module, args: tuple, output: torch.Tensor) -> None:
-                pending[key] = output.detach()
-            return sub_hook
-
-        handles.append(module.current.register_forward_hook(keep("w_cur")))
-        handles.append(module.previous.register_forward_hook(keep("w_prev")))
-    else:
-        def logits_hook(sub: nn.Module, args: tuple, logits: torch.Tensor) -> None:
-            # The same operations as DynamicTemporalBlend.forward, so the same bits.
-            with torch.no_grad():
-                w_cur = (torch.tanh(logits.detach()).abs() + module.beta).clamp(0.0, 1.0)
-                pending["w_cur"] = w_cur
-                pending["w_prev"] = 1.0 - w_cur
-
-        handles.append(module.weight_conv.register_forward_hook(logits_hook))
-    return handles
+    return [module.register_forward_hook(hook, with_kwargs=True)]
 
 
 @contextlib.contextmanager

@@ -130,11 +130,14 @@ def _kind(image: Any, path: Path) -> ImageKind:
     return ImageKind(fmt, size, gray, depth, alpha, wide, _save_params(image, fmt))
 
 
+def _pil() -> Any:
+    """``PIL.Image``; Pillow comes with the ``video`` extra (and the ``train`` one)."""
+    return require("PIL.Image", extra="video", purpose="Reading and writing image frames")
+
+
 def probe(path: Path) -> ImageKind:
     """The :class:`ImageKind` of ``path`` from its header (pixels are not decoded)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
+    with _pil().open(path) as image:
         return _kind(image, path)
 
 
@@ -179,9 +182,7 @@ def _wide_arrays(path: Path, kind: ImageKind) -> tuple[np.ndarray, Any]:
 
 def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None, ImageKind]:
     """``(colour (H, W, 1 or 3), alpha (H, W) or None, kind)``, uint8 or uint16 codes."""
-    from PIL import Image
-
-    with Image.open(path) as image:
+    with _pil().open(path) as image:
         kind = _kind(image, path)
         if kind.wide:
             colour, alpha = _wide_arrays(path, kind)
@@ -251,15 +252,14 @@ def _write_wide(path: Path, values: np.ndarray, kind: ImageKind) -> None:
 def write_image(path: Path, colour: np.ndarray, alpha: np.ndarray | None, kind: ImageKind
                 ) -> None:
     """Write ``colour`` (H, W, channels) codes and ``alpha`` at ``path`` like ``kind``."""
-    from PIL import Image
-
+    pil = _pil()
     values = colour if alpha is None else np.concatenate([colour, alpha[..., None]], axis=-1)
     if kind.wide:
         _write_wide(path, values, kind)
         return
     if kind.depth == 16:
-        image = Image.fromarray(values[..., 0].astype(np.uint16))  # mode I;16
+        image = pil.fromarray(values[..., 0].astype(np.uint16))  # mode I;16
     else:  # L, LA, RGB or RGBA from the number of channels
         values = values.astype(np.uint8)
-        image = Image.fromarray(values[..., 0] if values.shape[-1] == 1 else values)
+        image = pil.fromarray(values[..., 0] if values.shape[-1] == 1 else values)
     image.save(path, format=kind.format, **kind.params)

@@ -59,7 +59,8 @@ class AdaptiveTemporalBlend(nn.Module):
         - ``feature``: ``(B, C, H, W)``, the current feature ``f_t``.
         - ``blended``: ``(B, C, H, W)`` or ``None``, the previous output ``f~_{t-1}``.
         - Output: ``(B, C, H, W)``, ``f~_t``; with ``return_weights=True`` the tuple
-          ``(f~_t, (w_prev, w_cur))`` with both weights ``(B, C, H, W)`` in ``[0, 1]``.
+          ``(f~_t, (w_prev, w_cur))`` with both weights ``(B, C, H, W)`` in ``[0, 1]``
+          (also :meth:`weights`, without the blend).
 
     Example:
         >>> atb = AdaptiveTemporalBlend(60)
@@ -110,19 +111,45 @@ class AdaptiveTemporalBlend(nn.Module):
         *,
         return_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, Weights]:
-        feature = check_image("AdaptiveTemporalBlend", "feature", feature, self.channels)
-        if blended is None:
-            blended = torch.zeros_like(feature)
-        else:
-            blended = check_same_as("AdaptiveTemporalBlend", "blended", blended, "feature", feature)
-        mixed = self.mix(torch.cat((feature, blended), dim=1))
-        upper, lower = mixed.chunk(2, dim=1)
-        w_cur = self.current(upper)
-        w_prev = self.previous(lower)
+        feature, blended = self._inputs(feature, blended)
+        w_prev, w_cur = self._weights(feature, blended)
         out = w_prev * blended + w_cur * feature
         if return_weights:
             return out, (w_prev, w_cur)
         return out
+
+    def weights(self, feature: torch.Tensor, blended: torch.Tensor | None = None) -> Weights:
+        """The blend weights ``(w_prev, w_cur)`` that :meth:`forward` uses for these inputs.
+
+        RIRN eq. (4): ``w_prev = w~_{t-1}`` and ``w_cur = w_t``, the two sigmoid maps of the
+        lower and upper attention paths over ``conv3x3(concat(f_t, f~_{t-1}))``, each
+        ``(B, C, H, W)`` in ``[0, 1]`` and not tied to each other; ``blended=None`` is the
+        first frame (zeros), as in :meth:`forward`.
+
+        Example:
+            >>> atb = AdaptiveTemporalBlend(4)
+            >>> f, prev = torch.randn(1, 4, 6, 6), torch.randn(1, 4, 6, 6)
+            >>> w_prev, w_cur = atb.weights(f, prev)
+            >>> torch.equal(atb(f, prev), w_prev * prev + w_cur * f)
+            True
+        """
+        return self._weights(*self._inputs(feature, blended))
+
+    def _inputs(
+        self, feature: torch.Tensor, blended: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        feature = check_image("AdaptiveTemporalBlend", "feature", feature, self.channels)
+        if blended is None:
+            return feature, torch.zeros_like(feature)
+        blended = check_same_as("AdaptiveTemporalBlend", "blended", blended, "feature", feature)
+        return feature, blended
+
+    def _weights(self, feature: torch.Tensor, blended: torch.Tensor) -> Weights:
+        mixed = self.mix(torch.cat((feature, blended), dim=1))
+        upper, lower = mixed.chunk(2, dim=1)
+        w_cur = self.current(upper)
+        w_prev = self.previous(lower)
+        return w_prev, w_cur
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}"

@@ -45,7 +45,8 @@ class DynamicTemporalBlend(nn.Module):
         - ``feature``: ``(B, C, H, W)``, the current feature ``f_t``.
         - ``blended``: ``(B, C, H, W)`` or ``None``, the previous output ``f~_{t-1}``.
         - Output: ``(B, C, H, W)``; with ``return_weights=True`` the tuple
-          ``(f~_t, (w_prev, w_cur))`` where ``w_prev = 1 - w_cur``.
+          ``(f~_t, (w_prev, w_cur))`` where ``w_prev = 1 - w_cur`` (also
+          :meth:`weights`, without the blend).
 
     Example:
         >>> dtb = DynamicTemporalBlend(64)
@@ -99,18 +100,42 @@ class DynamicTemporalBlend(nn.Module):
         *,
         return_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, Weights]:
-        feature = check_image("DynamicTemporalBlend", "feature", feature, self.channels)
-        if blended is None:
-            blended = feature
-        else:
-            blended = check_same_as("DynamicTemporalBlend", "blended", blended, "feature", feature)
-        logits = self.weight_conv(torch.cat((feature, blended), dim=1))
-        w_cur = (torch.tanh(logits).abs() + self.beta).clamp(0.0, 1.0)
-        w_prev = 1.0 - w_cur
+        feature, blended = self._inputs(feature, blended)
+        w_prev, w_cur = self._weights(feature, blended)
         out = w_cur * feature + w_prev * blended
         if return_weights:
             return out, (w_prev, w_cur)
         return out
+
+    def weights(self, feature: torch.Tensor, blended: torch.Tensor | None = None) -> Weights:
+        """The blend weights ``(w_prev, w_cur)`` that :meth:`forward` uses for these inputs.
+
+        ``w_cur = w_t = min(1, |tanh(conv(concat(f_t, f~_{t-1})))| + beta)`` (clipped to
+        ``[0, 1]``) and ``w_prev = 1 - w_t`` (OVD's dynamic temporal blending), each
+        ``(B, C, H, W)``; ``blended=None`` is the first frame, as in :meth:`forward`.
+
+        Example:
+            >>> dtb = DynamicTemporalBlend(4)
+            >>> f, prev = torch.randn(1, 4, 6, 6), torch.randn(1, 4, 6, 6)
+            >>> w_prev, w_cur = dtb.weights(f, prev)
+            >>> torch.equal(dtb(f, prev), w_cur * f + w_prev * prev)
+            True
+        """
+        return self._weights(*self._inputs(feature, blended))
+
+    def _inputs(
+        self, feature: torch.Tensor, blended: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        feature = check_image("DynamicTemporalBlend", "feature", feature, self.channels)
+        if blended is None:
+            return feature, feature
+        blended = check_same_as("DynamicTemporalBlend", "blended", blended, "feature", feature)
+        return feature, blended
+
+    def _weights(self, feature: torch.Tensor, blended: torch.Tensor) -> Weights:
+        logits = self.weight_conv(torch.cat((feature, blended), dim=1))
+        w_cur = (torch.tanh(logits).abs() + self.beta).clamp(0.0, 1.0)
+        return 1.0 - w_cur, w_cur
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.weight_conv.kernel_size[0]}"

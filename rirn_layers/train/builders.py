@@ -34,14 +34,26 @@ from typing import Any
 from rirn_layers.model import StreamingDeblurModel
 
 __all__ = [
+    "PRESET_OPTIONS",
+    "SHARED_BLEND_SLOT",
     "build_from_config",
     "check_builder_kwargs",
+    "check_zoo_option",
     "json_kwargs",
     "model_name",
     "resolve_builder",
+    "zoo_model_config",
+    "zoo_options",
 ]
 
 _JSON_LEAVES = (str, int, float, bool, type(None))
+#: Zoo models in which DTB takes ATB's slot (their builders refuse ``atb=True, dtb=True``):
+#: there ``dtb=True`` turns ATB's default off. A signature cannot tell this, so it is declared.
+SHARED_BLEND_SLOT = frozenset({"gru", "lstm"})
+#: Options a training preset sets for every run, and the zoo models it is tuned for: only
+#: those get it, the others keep their builder's default even when they take the option
+#: (the demo preset's ``residual=True`` is for GRU/LSTM, not for IFI-RNN's port).
+PRESET_OPTIONS: dict[str, frozenset[str]] = {"residual": frozenset({"gru", "lstm"})}
 _BUILDER_KEYS = frozenset({"builder", "kwargs"})
 
 
@@ -173,6 +185,78 @@ def _check_json(value: Any, where: str) -> None:
         f"{where} must be a plain JSON-like value (None, bool, number, string, list, dict), "
         f"got a {type(value).__name__}"
     )
+
+
+def _keyword_defaults(builder: Callable[..., Any]) -> dict[str, Any] | None:
+    """The keyword arguments ``builder`` takes and their defaults; ``None``: any (``**kw``)."""
+    try:
+        parameters = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):  # some builtins and C callables have none
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    keyword = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return {p.name: p.default for p in parameters if p.kind in keyword}
+
+
+def zoo_options(name: str) -> dict[str, Any]:
+    """The options zoo model ``name``'s own builder takes, with its defaults.
+
+    Read from the builder's signature (``build_gru``, ``build_strcnn``, ...), so a model's
+    options are declared once, where it is built; an unknown ``name`` gives ``{}``.
+
+    Example:
+        >>> zoo_options("strcnn")["dtb"], "dtb" in zoo_options("rdbn")
+        (True, False)
+    """
+    from rirn_layers.baselines import available_models, model_builder
+
+    if name not in available_models():
+        return {}
+    return _keyword_defaults(model_builder(name)) or {}
+
+
+def _spoken_list(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def check_zoo_option(owner: str, name: str, option: str, value: Any) -> None:
+    """Refuse ``option=value`` (given, i.e. not ``None``) for a zoo model that does not take it.
+
+    Raises:
+        ValueError: naming the model, the option and the zoo models that take it.
+    """
+    if value is None or not zoo_options(name) or option in zoo_options(name):
+        return
+    from rirn_layers.baselines import available_models
+
+    takers = [model for model in available_models() if option in zoo_options(model)]
+    raise ValueError(
+        f"{owner}: model {name!r} does not take `{option}`; `{option}` applies to "
+        f"{_spoken_list(takers)}"
+    )
+
+
+def zoo_model_config(
+    name: str, *, irm: bool | None, atb: bool | None, dtb: bool | None, residual: bool | None
+) -> dict[str, Any]:
+    """The :func:`~rirn_layers.baselines.build_model` arguments a training run stores.
+
+    ``irm`` and ``atb`` are always stored (``None``: IRM on; ATB on unless ``dtb=True`` takes
+    its slot, :data:`SHARED_BLEND_SLOT`). ``dtb`` is stored where the model takes it and it is
+    on or not the builder's default ``False``; ``residual`` only for the models of
+    :data:`PRESET_OPTIONS`. The configs are those of earlier versions, so old checkpoints
+    resume.
+    """
+    options = zoo_options(name)
+    if atb is None:
+        atb = not (dtb and name in SHARED_BLEND_SLOT)
+    config: dict[str, Any] = {"name": name, "irm": True if irm is None else irm, "atb": atb}
+    if dtb is not None and "dtb" in options and (dtb or options["dtb"]):
+        config["dtb"] = dtb
+    if residual and "residual" in options and name in PRESET_OPTIONS["residual"]:
+        config["residual"] = True
+    return config
 
 
 def _check_signature(builder: Callable[..., Any], spec: str, kwargs: Mapping[str, Any]) -> None:

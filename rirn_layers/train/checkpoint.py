@@ -57,6 +57,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rirn_layers._checks import check_int
+
 __all__ = [
     "CheckpointError",
     "copy_checkpoint",
@@ -348,8 +350,7 @@ def save_checkpoint(
         raise TypeError(
             f"save_checkpoint: `model` must be an nn.Module, got {type(model).__name__}"
         )
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise TypeError(f"save_checkpoint: `step` must be an int >= 0, got {step!r}")
+    check_int("save_checkpoint", "step", step, 0)
     if not isinstance(config, Mapping):
         raise TypeError(f"save_checkpoint: `config` must be a dict, got {type(config).__name__}")
     if extra is not None and not isinstance(extra, Mapping):

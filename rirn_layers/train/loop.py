@@ -26,6 +26,9 @@ by a builder function, ``TrainConfig(builder="mymodels:build")``, or passed as a
   checkpoints, and a resume with other model or schedule settings is refused;
 - ``metrics.jsonl``, an optional TensorBoard log (scalars and blur|output|sharp grids) and
   an optional progress bar; a final summary of validation PSNR/SSIM, output vs blurry input.
+
+The configuration types, :class:`TrainConfig` (given) and :class:`RunConfig` (resolved), live
+in :mod:`rirn_layers.train.config` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -50,7 +53,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from rirn_layers.data import build_dataset
 from rirn_layers.model import StreamingDeblurModel
-from rirn_layers.train.builders import build_from_config, check_builder_kwargs
+from rirn_layers.train.builders import build_from_config
 from rirn_layers.train.checkpoint import (
     CheckpointError,
     copy_checkpoint,
@@ -60,212 +63,18 @@ from rirn_layers.train.checkpoint import (
     unwrap_model,
     write_text_atomic,
 )
+from rirn_layers.train.config import PRESETS, SWITCHES, RunConfig, TrainConfig
 from rirn_layers.train.metrics import MetricTracker
 from rirn_layers.wrap import detach_state
 
-__all__ = ["PRESETS", "TrainConfig", "TrainResult", "TrainingInterrupted", "train"]
-
-#: ``demo``: finishes in about five minutes on a 2-core CPU on the built-in synthetic data.
-#: ``paper``: RIRN sec. 4.1 (L1, Adam 1e-4, batch 16; the learning rate is annealed at 60% of
-#: training, the 300th of 500 GOPRO epochs, by a factor 10, which the paper does not state).
-PRESETS: dict[str, dict[str, Any]] = {
-    "demo": {
-        "steps": 900,
-        "batch_size": 4,
-        "clip_length": 6,
-        "chunk": 3,
-        "crop": 64,
-        "lr": 1e-3,
-        "milestones": (0.8,),
-        "val_every": 300,
-        "val_clips": 8,
-        "val_crop": 96,
-        "residual": True,
-        "synthetic_speed": (6.0, 18.0),
-    },
-    "paper": {
-        "steps": 500_000,
-        "batch_size": 16,
-        "clip_length": 10,
-        "chunk": 10,
-        "crop": 256,
-        "lr": 1e-4,
-        "milestones": (0.6,),
-        "val_every": 5_000,
-        "val_clips": 64,
-        "val_crop": None,
-        "residual": False,
-        "synthetic_speed": None,
-    },
-}
-
-
-#: Zoo models with a ``dtb`` switch, and its default there.
-_DTB_DEFAULT: dict[str, bool] = {"gru": False, "lstm": False, "strcnn": True}
-#: Zoo models in which DTB takes ATB's slot (at most one of the two).
-_ATB_SLOT = ("gru", "lstm")
-_SWITCHES = ("irm", "atb", "dtb")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a run depends on; preset values fill the fields left as ``None``.
-
-    The model is a zoo model, ``model`` (a name of
-    :func:`~rirn_layers.baselines.available_models`), or your own: ``builder``, a function
-    named ``"package.module:function"`` and called with ``builder_kwargs`` (see
-    :mod:`rirn_layers.train.builders`), or an instance passed as ``train(config, model=...)``.
-
-    ``irm``, ``atb`` and ``dtb`` left ``None`` are a zoo model's defaults: IRM and ATB on (ATB
-    off when ``dtb=True`` takes its slot in GRU/LSTM), DTB as the model has it (on in
-    STRCNN, where ``dtb=False`` removes it; off elsewhere). For a builder they are added to
-    its keyword arguments only when given, so a builder that takes them can be ablated.
-    """
-
-    model: str = "gru"
-    builder: str | None = None  # "package.module:function" returning a StreamingDeblurModel
-    builder_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    irm: bool | None = None
-    atb: bool | None = None
-    dtb: bool | None = None  # GRU/LSTM: DTB in ATB's place (RIRN figs. 4, 6); STRCNN: on/off
-    dataset: str = "synthetic"
-    data_root: str | None = None
-    preset: str = "demo"
-    out: str = "runs/gru_rirn"
-    resume: bool = False
-    overwrite: bool = False  # replace the run in `out` (only its own files are removed)
-    seed: int = 0
-    device: str = "auto"
-    compile: bool = False
-    checkpointing: bool = False  # recompute each frame's activations in backward
-    workers: int = 0
-    steps: int | None = None
-    batch_size: int | None = None
-    clip_length: int | None = None
-    chunk: int | None = None
-    crop: int | None = None
-    lr: float | None = None
-    milestones: tuple[float, ...] | None = None
-    val_every: int | None = None
-    checkpoint_every: int | None = None  # steps between last.pt writes; default: val_every
-    val_clips: int | None = None
-    val_crop: int | None = None
-    residual: bool | None = None  # zoo GRU/LSTM only: add the input frame to the output
-    synthetic_speed: tuple[float, float] | None = None  # camera speed, px/frame (synthetic)
-    log_images: bool = True
-    progress: bool = True
-    stop_at: int | None = None  # stop (and checkpoint) after this step, as if interrupted
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.model, str):
-            raise TypeError(
-                "TrainConfig: `model` must be the name of a zoo model (a str), got a "
-                f"{type(self.model).__name__}; to train your own model pass it as "
-                "train(config, model=...), or name the function that builds it with "
-                "builder='package.module:function'"
-            )
-
-    def resolved(self) -> TrainConfig:
-        """A copy with the preset's values in every field left ``None``.
-
-        For a zoo model ``irm`` and ``atb`` left ``None`` become the model's defaults too
-        (:meth:`model_switches`).
-        """
-        if self.preset not in PRESETS:
-            raise ValueError(f"`preset` must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-        merged = {**PRESETS[self.preset], **values}
-        config = TrainConfig(**merged)
-        if config.checkpoint_every is None:
-            config = dataclasses.replace(config, checkpoint_every=config.val_every)
-        names = ("steps", "batch_size", "clip_length", "chunk", "val_every", "val_clips",
-                 "checkpoint_every")
-        for name in names:
-            if int(getattr(config, name)) < 1:
-                raise ValueError(f"`{name}` must be >= 1, got {getattr(config, name)}")
-        config._check_model()
-        if config.builder is None:
-            irm, atb, _ = config.model_switches()
-            config = dataclasses.replace(config, irm=irm, atb=atb)
-        return config
-
-    def _check_model(self) -> None:
-        for name in _SWITCHES:
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, bool):
-                raise TypeError(
-                    f"`{name}` must be True, False or None, got a {type(value).__name__}"
-                )
-        if self.builder is None:
-            if self.builder_kwargs:
-                raise ValueError(
-                    f"`builder_kwargs` needs `builder`, got {sorted(self.builder_kwargs)} for "
-                    f"the zoo model {self.model!r}"
-                )
-            if self.dtb and self.model not in _DTB_DEFAULT:
-                raise ValueError(
-                    f"`dtb` applies to gru, lstm and strcnn, got model {self.model!r}"
-                )
-            return
-        if not isinstance(self.builder, str):
-            raise TypeError(
-                "`builder` must be None or a string 'package.module:function', got a "
-                f"{type(self.builder).__name__}"
-            )
-        if self.model != "gru":
-            raise ValueError(
-                f"`model` and `builder` name two models ({self.model!r} and {self.builder!r}); "
-                "give one of them"
-            )
-        kwargs = check_builder_kwargs(self.builder_kwargs, "`builder_kwargs`")
-        for name in _SWITCHES:
-            value = getattr(self, name)
-            if value is not None and name in kwargs and kwargs[name] != value:
-                raise ValueError(
-                    f"`{name}` is {value} but `builder_kwargs` has {name}={kwargs[name]!r}; "
-                    "give it once"
-                )
-
-    def model_switches(self) -> tuple[bool | None, bool | None, bool | None]:
-        """``(irm, atb, dtb)`` as the model gets them (``None``: not passed).
-
-        For a zoo model ``irm`` and ``atb`` left ``None`` become its defaults: IRM on, ATB on
-        unless ``dtb=True`` takes its slot (GRU/LSTM). For a builder they stay as given.
-        """
-        if self.builder is not None:
-            return self.irm, self.atb, self.dtb
-        irm = True if self.irm is None else self.irm
-        atb = self.atb
-        if atb is None:
-            atb = not (self.dtb and self.model in _ATB_SLOT)
-        return irm, atb, self.dtb
-
-    def model_config(self) -> dict[str, Any]:
-        """How to rebuild the model, as checkpoints store it (see ``build_from_config``).
-
-        A zoo model's config is the arguments of :func:`~rirn_layers.baselines.build_model`:
-        ``{"name": ..., "irm": ..., "atb": ...}``, plus ``dtb`` where it is not the model's
-        default or is on, plus ``residual: True`` for GRU/LSTM when the preset asks for it.
-        A builder's is ``{"builder": "package.module:function", "kwargs": {...}}``:
-        ``builder_kwargs`` plus those of ``irm``, ``atb`` and ``dtb`` that were given.
-        """
-        irm, atb, dtb = self.model_switches()
-        if self.builder is not None:
-            kwargs = dict(self.builder_kwargs)
-            given = zip(_SWITCHES, (irm, atb, dtb), strict=True)
-            kwargs.update({name: value for name, value in given if value is not None})
-            return {"builder": self.builder, "kwargs": kwargs}
-        config: dict[str, Any] = {"name": self.model, "irm": irm, "atb": atb}
-        if dtb is not None and self.model in _DTB_DEFAULT and (dtb or _DTB_DEFAULT[self.model]):
-            config["dtb"] = dtb
-        if self.residual and self.model in _ATB_SLOT:
-            config["residual"] = True
-        return config
+__all__ = ["PRESETS", "RunConfig", "TrainConfig", "TrainResult", "TrainingInterrupted", "train"]
 
 
 # -- distributed set-up ------------------------------------------------------------------
 @dataclasses.dataclass
 class _Dist:
+    """This process's place in a ``torchrun`` launch (one rank of one: not distributed)."""
+
     rank: int = 0
     world: int = 1
     local_rank: int = 0
@@ -274,17 +83,24 @@ class _Dist:
 
     @property
     def main(self) -> bool:
+        """Rank 0, the one that logs and checkpoints."""
         return self.rank == 0
 
     def close(self) -> None:
         """Wait for every rank (rank 0 may still be saving), then end our process group."""
         if self.world > 1:
             dist.barrier()
-        if self.owned:
+        self.release()
+
+    def release(self) -> None:
+        """End the process group if ``train`` started it; no barrier (after an error)."""
+        if self.owned and dist.is_initialized():
             dist.destroy_process_group()
+        self.owned = False
 
 
 def _init_distributed(device: torch.device) -> _Dist:
+    """Join the process group that ``torchrun``'s environment describes (started if none)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
@@ -296,18 +112,43 @@ def _init_distributed(device: torch.device) -> _Dist:
 
 
 def _device(name: str) -> torch.device:
+    """``"auto"``: CUDA if present, else CPU; any other name as torch spells it."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
 
 
+def _open_device(config: RunConfig, stack: contextlib.ExitStack) -> tuple[torch.device, _Dist]:
+    """The run's device and process group; ``stack`` ends the group on any way out."""
+    device = _device(config.device)
+    ddp = _init_distributed(device)
+    stack.callback(ddp.release)  # a no-op after ddp.close()
+    if device.type == "cuda":
+        device = torch.device("cuda", ddp.local_rank)
+        torch.cuda.set_device(device)
+    return device, ddp
+
+
 # -- data ----------------------------------------------------------------------------------
+def _datasets(config: RunConfig) -> tuple[Dataset[Any], Dataset[Any]]:
+    """The training and validation sets of ``config``."""
+    options: dict[str, Any] = {}
+    if config.dataset == "synthetic" and config.synthetic_speed is not None:
+        options["speed"] = tuple(config.synthetic_speed)
+    common = {"clip_length": config.clip_length, "seed": config.seed, **options}
+    train_set = build_dataset(config.dataset, config.data_root, split="train",
+                              crop=config.crop, **common)
+    val_set = build_dataset(config.dataset, config.data_root, split="val",
+                            crop=config.val_crop, **common)
+    return train_set, val_set
+
+
 def _batches(
-    dataset: Dataset, config: TrainConfig, ddp: _Dist, start_step: int
-) -> Iterator[tuple[int, dict[str, Any]]]:
+    dataset: Dataset[Any], config: RunConfig, ddp: _Dist, start_step: int
+) -> Generator[tuple[int, dict[str, Any]], None, None]:
     """Yield ``(step, batch)`` from ``start_step`` on; order depends only on seed and step."""
-    n = len(dataset)  # type: ignore[arg-type]
-    per_step = config.batch_size * ddp.world  # type: ignore[operator]
+    n = len(cast(Sized, dataset))
+    per_step = config.batch_size * ddp.world
     steps_per_epoch = max(1, n // per_step)
     step = start_step
     while True:
@@ -328,24 +169,106 @@ def _batches(
             step += 1
 
 
-# -- one optimisation step -----------------------------------------------------------------
+# -- the model and its optimisation --------------------------------------------------------
+@dataclasses.dataclass
+class _Run:
+    """What a run trains with, set up once by :func:`_set_up`."""
+
+    config: RunConfig
+    device: torch.device
+    ddp: _Dist
+    out: Path
+    model: StreamingDeblurModel
+    model_config: dict[str, Any]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    runner: nn.Module = dataclasses.field(init=False)  # the model as trained (DDP, compiled)
+    amp_dtype: torch.dtype = torch.float16
+    scaler: torch.amp.GradScaler = dataclasses.field(init=False)
+
+    @property
+    def use_amp(self) -> bool:
+        """Mixed precision: on CUDA."""
+        return self.device.type == "cuda"
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        """The run configuration as ``config.json`` and the checkpoints store it."""
+        return self.config.as_json()
+
+    def autocast(self) -> torch.autocast:
+        """A fresh autocast context for one step (a no-op off CUDA)."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp)
+
+    def save_last(self, step: int, extra: dict[str, Any]) -> None:
+        """Write ``last.pt`` at ``step``, with ``extra`` and the run config."""
+        save_checkpoint(self.out / "last.pt", model=self.model, optimizer=self.optimizer,
+                        scheduler=self.scheduler, step=step, config=self.model_config,
+                        extra={**extra, "run_config": self.run_config})
+
+
+def _optimizer(
+    model: nn.Module, config: RunConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam and the multi-step learning-rate schedule of ``config``."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    milestones = [int(m * config.steps) for m in config.milestones]
+    # MultiStepLR's state holds a Counter, which weights_only checkpoints refuse; a LambdaLR
+    # with the same multi-step rule stores plain numbers.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.1 ** sum(step >= m for m in milestones)
+    )
+    return optimizer, scheduler
+
+
+def _set_up(
+    config: RunConfig, model: StreamingDeblurModel | None, stack: contextlib.ExitStack
+) -> _Run:
+    """Device, process group, run folder, model and optimizer (RNG use as in every version)."""
+    device, ddp = _open_device(config, stack)
+    out = Path(config.out)
+    if ddp.main:
+        _prepare_out(out, config.overwrite)
+    torch.manual_seed(config.seed)
+    model, model_config = _make_model(config, model)
+    model = model.to(device)
+    if config.checkpointing:
+        model.set_checkpointing(True)
+    optimizer, scheduler = _optimizer(model, config)
+    return _Run(config, device, ddp, out, model, model_config, optimizer, scheduler)
+
+
+def _prepare_runner(run: _Run) -> None:
+    """Wrap the model for DDP and ``torch.compile``; choose the mixed precision."""
+    run.runner = run.model
+    if run.ddp.world > 1:
+        ids = [run.device.index] if run.device.type == "cuda" else None
+        run.runner = nn.parallel.DistributedDataParallel(run.model, device_ids=ids)
+    if run.config.compile:
+        run.runner = cast(nn.Module, torch.compile(run.runner))
+    if run.use_amp and torch.cuda.is_bf16_supported():
+        run.amp_dtype = torch.bfloat16
+    fp16 = run.use_amp and run.amp_dtype == torch.float16
+    run.scaler = torch.amp.GradScaler(run.device.type, enabled=fp16)
+
+
 def _train_step(
     model: nn.Module,
     blur: torch.Tensor,
     sharp: torch.Tensor,
-    config: TrainConfig,
+    config: RunConfig,
     autocast: torch.autocast,
     scaler: torch.amp.GradScaler,
 ) -> float:
     """Truncated BPTT over one clip; returns the mean L1 loss. Gradients are accumulated."""
-    inner = unwrap_model(model)
+    inner: Any = unwrap_model(model)  # regularization_loss: IFI-RNN's, where it has one
     frames = blur.shape[1]
-    chunks = range(0, frames, config.chunk)  # type: ignore[arg-type]
+    chunks = range(0, frames, config.chunk)
     state, done, total = None, 0, 0.0
     for i, start in enumerate(chunks):
         last = i == len(chunks) - 1
         in_sync = last or not hasattr(model, "no_sync")  # DDP: all-reduce on the last chunk only
-        with contextlib.nullcontext() if in_sync else model.no_sync():
+        with contextlib.nullcontext() if in_sync else cast(Any, model).no_sync():
             with autocast:
                 out, state = model(blur[:, start : start + config.chunk], state, final=last)
             target = sharp[:, done : done + out.shape[1]]
@@ -363,13 +286,13 @@ def _train_step(
 # -- validation ------------------------------------------------------------------------------
 @torch.inference_mode()
 def _validate(
-    model: StreamingDeblurModel, dataset: Dataset, device: torch.device, count: int
+    model: StreamingDeblurModel, dataset: Dataset[Any], device: torch.device, count: int
 ) -> tuple[dict[str, float], dict[str, float], tuple[torch.Tensor, ...]]:
     """Mean PSNR/SSIM of the outputs and of the blurry inputs over ``count`` clips."""
     model.eval()
     ours, blurry = MetricTracker(), MetricTracker()
     sample: tuple[torch.Tensor, ...] = ()
-    for index in range(min(count, len(dataset))):  # type: ignore[arg-type]
+    for index in range(min(count, len(cast(Sized, dataset)))):
         item = dataset[index]
         blur = item["blur"].unsqueeze(0).to(device)
         sharp = item["sharp"].unsqueeze(0).to(device)
@@ -385,12 +308,13 @@ def _validate(
     return ours.means(), blurry.means(), sample
 
 
+# -- logging ---------------------------------------------------------------------------------
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
     try:
         from tqdm.auto import tqdm
-    except ImportError:
+    except ImportError:  # the bar is a nicety: no tqdm, no bar
         return None
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
@@ -398,9 +322,67 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 def _tensorboard(out: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
+    except ImportError:  # TensorBoard is optional: metrics.jsonl has the numbers
         return None
     return SummaryWriter(str(out / "tensorboard"))
+
+
+class _Logs:
+    """``metrics.jsonl``, TensorBoard and the progress bar of a run (rank 0 only).
+
+    A context manager: every one of them is closed on the way out, whatever the way.
+    """
+
+    def __init__(self, run: _Run, start: int) -> None:
+        config, main = run.config, run.ddp.main
+        self._stack = contextlib.ExitStack()
+        try:
+            self.log = self._enter((run.out / "metrics.jsonl").open("a") if main else None)
+            self.writer = self._enter(
+                _tensorboard(run.out) if main and config.log_images else None
+            )
+            self.bar = self._enter(_progress(config.steps, start, config.progress and main))
+        except BaseException:
+            self._stack.close()
+            raise
+        self._tic, self._seen = time.perf_counter(), 0
+
+    def _enter(self, closable: Any) -> Any:
+        if closable is not None:
+            self._stack.callback(closable.close)
+        return closable
+
+    def __enter__(self) -> _Logs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append ``entry`` to ``metrics.jsonl`` (flushed: a kill loses no line)."""
+        if self.log is not None:
+            self.log.write(json.dumps(entry) + "\n")
+            self.log.flush()
+
+    def step(self, step: int, loss: float, lr: float, frames: int) -> None:
+        """Log one training step of ``frames`` frames (all ranks)."""
+        self._seen += frames
+        if self.bar is not None:
+            rate = self._seen / (time.perf_counter() - self._tic)
+            self.bar.set_postfix(loss=f"{loss:.4f}", frames_per_s=f"{rate:.1f}")
+            self.bar.update(1)
+        self.record({"step": step, "loss": loss, "lr": lr})
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss", loss, step)
+
+    def validation(self, entry: dict[str, Any], sample: tuple[torch.Tensor, ...]) -> None:
+        """Log a validation entry and its blur|output|sharp grid."""
+        self.record(entry)
+        if self.writer is not None:
+            step = entry["step"]
+            self.writer.add_scalar("val/psnr", entry["val_psnr"], step)
+            self.writer.add_scalar("val/ssim", entry["val_ssim"], step)
+            self.writer.add_image("val/blur|output|sharp", torch.cat(sample, dim=-1), step)
 
 
 # -- graceful stop -------------------------------------------------------------------------
@@ -494,12 +476,7 @@ RESUME_FIELDS = (
 )
 
 
-def _run_config(config: TrainConfig) -> dict[str, Any]:
-    """The resolved config as plain JSON values (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
-def _check_out(out: Path, config: TrainConfig) -> None:
+def _check_out(out: Path, config: RunConfig) -> None:
     """Refuse to start a new run over an existing one, or to resume what is not there."""
     found = [name for name in RUN_FILES[:3] if (out / name).exists()]
     if config.resume and config.overwrite:
@@ -547,6 +524,25 @@ def _check_run_config(file: Path, stored: Any, current: Mapping[str, Any]) -> No
         )
 
 
+def _resume(run: _Run) -> tuple[int, float]:
+    """Load ``last.pt`` into the run (resume) and write ``config.json``: ``(step, best PSNR)``."""
+    start, best = 0, -math.inf
+    if run.config.resume:
+        file = run.out / "last.pt"
+        checkpoint = load_checkpoint(file, model=run.model, optimizer=run.optimizer,
+                                     scheduler=run.scheduler, config=run.model_config)
+        extra = checkpoint.get("extra") or {}
+        _check_run_config(file, extra.get("run_config"), run.run_config)
+        start = int(checkpoint["step"])
+        best = float(extra.get("best_psnr", -math.inf))
+    if run.ddp.main:
+        text = json.dumps(run.run_config, indent=2) + "\n"
+        write_text_atomic(run.out / "config.json", text)
+        if run.config.resume:
+            _truncate_metrics(run.out / "metrics.jsonl", start)
+    return start, best
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop the lines of ``metrics.jsonl`` after ``step`` (a resume logs them again)."""
     if not path.is_file():
@@ -572,7 +568,7 @@ class TrainResult:
     step: int
 
 
-def _check_instance(config: TrainConfig, model: Any) -> None:
+def _check_instance(config: TrainConfig | RunConfig, model: Any) -> None:
     """``train(config, model=...)``: a StreamingDeblurModel and a config that fits it."""
     if not isinstance(model, StreamingDeblurModel):
         raise TypeError(
@@ -587,7 +583,7 @@ def _check_instance(config: TrainConfig, model: Any) -> None:
             f"train: `config.model` is {config.model!r} but `model` is given; leave "
             "`config.model` at its default when you pass your own model"
         )
-    given = [name for name in _SWITCHES if getattr(config, name) is not None]
+    given = [name for name in SWITCHES if getattr(config, name) is not None]
     if config.builder is None and given:
         raise ValueError(
             f"train: `config.{given[0]}` is set but `model` is used as it is; build the "
@@ -606,7 +602,7 @@ def _weight_differences(ours: nn.Module, theirs: nn.Module) -> list[str]:
 
 
 def _make_model(
-    config: TrainConfig, model: StreamingDeblurModel | None
+    config: RunConfig, model: StreamingDeblurModel | None
 ) -> tuple[StreamingDeblurModel, dict[str, Any]]:
     """The model to train and the config its checkpoints store."""
     if model is None:
@@ -629,15 +625,20 @@ def _make_model(
     return model, stored
 
 
-def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> TrainResult:
+def train(
+    config: TrainConfig | RunConfig, model: StreamingDeblurModel | None = None
+) -> TrainResult:
     """Train as ``config`` says; the validation summaries also go to ``metrics.jsonl``.
 
     ``last.pt`` is written every ``checkpoint_every`` steps (default: at each validation,
     ``val_every``), ``best.pt`` at validations that improve the PSNR, and ``config.json``
-    (the resolved config, also stored in the checkpoints) at the start.
+    (the resolved config, :class:`RunConfig`, also stored in the checkpoints) at the start.
+    The log files, the TensorBoard writer, the progress bar and a process group that
+    ``train`` started are closed however it ends.
 
     Args:
-        config: the run; its model is built from ``config.builder`` or the zoo's
+        config: the run (a :class:`TrainConfig`, or the :class:`RunConfig` it resolves to);
+            its model is built from ``config.builder`` or the zoo's
             ``config.model`` unless ``model`` is given.
         model: your own model, trained in place (moved to the run's device). Without
             ``config.builder`` its checkpoints store only its class name: reload them with
@@ -654,13 +655,15 @@ def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> Tra
         TypeError: ``model`` is not a StreamingDeblurModel, or a config field of the wrong
             type.
         ValueError: a config value out of range, ``model`` given with ``config.model``,
-            ``irm``/``atb``/``dtb`` without a builder, or a builder whose model differs from
-            ``model``.
+            ``irm``/``atb``/``dtb`` without a builder, an option the zoo model does not
+            take, or a builder whose model differs from ``model``.
             A folder ``out`` that holds a run (``last.pt``, ``best.pt`` or
             ``metrics.jsonl``) unless ``resume=True`` or ``overwrite=True``, and
             ``resume=True`` with no ``last.pt`` there.
         CheckpointError: ``resume=True`` with a ``last.pt`` of another model, or of a run
             with other model or schedule settings (:data:`RESUME_FIELDS`).
+        FloatingPointError: the loss is not finite (the model diverged); ``last.pt`` keeps
+            the last checkpoint written before.
         TrainingInterrupted: SIGINT, SIGTERM or SIGHUP arrived; the step under way was
             finished and saved to ``last.pt`` (``best.pt`` is kept as it was), the logs were
             closed. A second signal aborts at once. The handlers are installed only while
@@ -669,159 +672,110 @@ def train(config: TrainConfig, model: StreamingDeblurModel | None = None) -> Tra
     """
     if model is not None:
         _check_instance(config, model)
-    config = config.resolved()
-    _check_out(Path(config.out), config)  # every rank, before any of them writes
+    run_config = config.resolved()
+    _check_out(Path(run_config.out), run_config)  # every rank, before any of them writes
     with _StopSignals() as stop:
-        return _run(config, model, stop)
+        return _run(run_config, model, stop)
 
 
-def _run(
-    config: TrainConfig, model: StreamingDeblurModel | None, stop: _StopSignals
-) -> TrainResult:
+@dataclasses.dataclass
+class _Position:
+    """Where a run stands: the steps trained and saved, the best PSNR, the last validation."""
+
+    done: int  # the last step trained
+    saved: int  # the step last.pt holds
+    best: float
+    summary: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _run(config: RunConfig, model: StreamingDeblurModel | None, stop: _StopSignals) -> TrainResult:
     """The body of :func:`train` for a resolved, checked ``config``."""
-    device = _device(config.device)
-    ddp = _init_distributed(device)
-    if device.type == "cuda":
-        device = torch.device("cuda", ddp.local_rank)
-        torch.cuda.set_device(device)
-    out = Path(config.out)
-    if ddp.main:
-        _prepare_out(out, config.overwrite)
-    torch.manual_seed(config.seed)
-    run_config = _run_config(config)
+    with contextlib.ExitStack() as stack:
+        run = _set_up(config, model, stack)
+        start, best = _resume(run)
+        train_set, val_set = _datasets(config)
+        _prepare_runner(run)
+        logs = stack.enter_context(_Logs(run, start))
+        position = _Position(done=start, saved=start, best=best)
+        signum = _train_steps(run, logs, position, stop, (train_set, val_set))
+        if run.ddp.main and position.done != position.saved:
+            run.save_last(position.done, {"best_psnr": position.best, **position.summary})
+        run.ddp.close()  # no rank leaves (and makes torchrun stop the others) before the save
+    if signum is not None and position.done < config.steps:
+        checkpoint = run.out / "last.pt" if run.ddp.main else None
+        raise TrainingInterrupted(signum, position.done, config.steps, checkpoint)
+    return TrainResult(position.summary, run.model, position.done)
 
-    model, model_config = _make_model(config, model)
-    model = model.to(device)
-    if config.checkpointing:
-        model.set_checkpointing(True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    milestones = [int(m * config.steps) for m in config.milestones]  # type: ignore[operator,union-attr]
-    # MultiStepLR's state holds a Counter, which weights_only checkpoints refuse; a LambdaLR
-    # with the same multi-step rule stores plain numbers.
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.1 ** sum(step >= m for m in milestones)
-    )
 
-    start, best = 0, -math.inf
-    if config.resume:
-        checkpoint = load_checkpoint(
-            out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-            config=model_config,
-        )
-        extra = checkpoint.get("extra") or {}
-        _check_run_config(out / "last.pt", extra.get("run_config"), run_config)
-        start = int(checkpoint["step"])
-        best = float(extra.get("best_psnr", -math.inf))
-    if ddp.main:
-        write_text_atomic(out / "config.json", json.dumps(run_config, indent=2) + "\n")
-        if config.resume:
-            _truncate_metrics(out / "metrics.jsonl", start)
-
-    options: dict[str, Any] = {}
-    if config.dataset == "synthetic" and config.synthetic_speed is not None:
-        options["speed"] = tuple(config.synthetic_speed)
-    train_set = build_dataset(config.dataset, config.data_root, split="train",
-                              clip_length=config.clip_length, crop=config.crop, seed=config.seed,
-                              **options)
-    val_set = build_dataset(config.dataset, config.data_root, split="val",
-                            clip_length=config.clip_length, crop=config.val_crop, seed=config.seed,
-                            **options)
-
-    runner: nn.Module = model
-    if ddp.world > 1:
-        runner = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if config.compile:
-        runner = torch.compile(runner)
-    use_amp = device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
-
-    log = None
-    writer = None
-    if ddp.main:
-        log = (out / "metrics.jsonl").open("a")
-        writer = _tensorboard(out) if config.log_images else None
-    bar = _progress(config.steps, start, config.progress and ddp.main)  # type: ignore[arg-type]
-
-    def record(entry: dict[str, Any]) -> None:
-        if log is not None:
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
-
-    def save_last(step: int, extra: dict[str, Any]) -> None:
-        save_checkpoint(out / "last.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                        step=step, config=model_config,
-                        extra={**extra, "run_config": run_config})
-
-    summary: dict[str, Any] = {}
-    done = saved = start  # the last step trained, and the one last.pt holds
-    signum: int | None = None
-    model.train()
-    tic, seen = time.perf_counter(), 0
-    try:
-        for step, batch in _batches(train_set, config, ddp, start):
-            end = config.steps if config.stop_at is None else min(config.steps, config.stop_at)
-            if step >= end:  # type: ignore[operator]
+def _train_steps(
+    run: _Run,
+    logs: _Logs,
+    position: _Position,
+    stop: _StopSignals,
+    data: tuple[Dataset[Any], Dataset[Any]],
+) -> int | None:
+    """Train from ``position.done`` to the end of the run; the stop signal, if one came."""
+    run.model.train()
+    batches = _batches(data[0], run.config, run.ddp, position.done)
+    with contextlib.closing(batches):  # ends the loader's workers on any way out
+        for step, batch in batches:
+            if step >= run.config.end:
                 break
-            blur = batch["blur"].to(device, non_blocking=True)
-            sharp = batch["sharp"].to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            autocast = torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp)
-            loss = _train_step(runner, blur, sharp, config, autocast, scaler)
-            if not math.isfinite(loss):  # before the update: last.pt keeps the last good step
-                saved = done  # write no checkpoint of the diverged run
-                raise FloatingPointError(
-                    f"training loss is {loss} at step {step + 1} (the model diverged); "
-                    f"{out / 'last.pt'} keeps the last checkpoint written; try a lower lr than "
-                    f"{config.lr}"
-                )
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            seen += blur.shape[0] * blur.shape[1] * ddp.world
-            done = step + 1
-            if bar is not None:
-                rate = seen / (time.perf_counter() - tic)
-                bar.set_postfix(loss=f"{loss:.4f}", frames_per_s=f"{rate:.1f}")
-                bar.update(1)
-            record({"step": done, "loss": loss, "lr": scheduler.get_last_lr()[0]})
-            if writer is not None:
-                writer.add_scalar("train/loss", loss, done)
-            if done % config.val_every == 0 or done == config.steps:  # type: ignore[operator]
-                if ddp.main:
-                    ours, blurry, sample = _validate(model, val_set, device, config.val_clips)
-                    entry = {"step": done, "val_psnr": ours["psnr"], "val_ssim": ours["ssim"],
-                             "blur_psnr": blurry["psnr"], "blur_ssim": blurry["ssim"]}
-                    record(entry)
-                    summary = entry
-                    if writer is not None:
-                        writer.add_scalar("val/psnr", ours["psnr"], done)
-                        writer.add_scalar("val/ssim", ours["ssim"], done)
-                        writer.add_image("val/blur|output|sharp", torch.cat(sample, dim=-1),
-                                         done)
-                    save_last(done, {"best_psnr": max(best, ours["psnr"]), **entry})
-                    saved = done
-                    if ours["psnr"] > best:
-                        best = ours["psnr"]
-                        copy_checkpoint(out / "last.pt", out / "best.pt")
-                if ddp.world > 1:
-                    dist.barrier()
-            elif done % config.checkpoint_every == 0 and ddp.main:  # type: ignore[operator]
-                save_last(done, {"best_psnr": best, **summary})
-                saved = done
-            signum = stop.requested(ddp, device)
+            _optimise(run, logs, step, batch)
+            position.done = step + 1
+            _validate_or_save(run, logs, position, data[1])
+            signum = stop.requested(run.ddp, run.device)
             if signum is not None:
-                break
-        if ddp.main and done != saved:
-            save_last(done, {"best_psnr": best, **summary})
-        ddp.close()  # no rank leaves (and makes torchrun stop the others) before the save
-    finally:
-        for closable in (bar, log, writer):
-            if closable is not None:
-                closable.close()
-    if signum is not None and done < config.steps:  # type: ignore[operator]
-        checkpoint = out / "last.pt" if ddp.main else None
-        raise TrainingInterrupted(signum, done, config.steps, checkpoint)  # type: ignore[arg-type]
-    return TrainResult(summary, model, done)
+                return signum
+    return None
+
+
+def _optimise(run: _Run, logs: _Logs, step: int, batch: dict[str, Any]) -> None:
+    """One optimizer step on ``batch`` (step ``step + 1``), logged."""
+    blur = batch["blur"].to(run.device, non_blocking=True)
+    sharp = batch["sharp"].to(run.device, non_blocking=True)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss = _train_step(run.runner, blur, sharp, run.config, run.autocast(), run.scaler)
+    if not math.isfinite(loss):  # before the update: last.pt keeps the last good step
+        raise FloatingPointError(
+            f"training loss is {loss} at step {step + 1} (the model diverged); "
+            f"{run.out / 'last.pt'} keeps the last checkpoint written; try a lower lr than "
+            f"{run.config.lr}"
+        )
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    frames = blur.shape[0] * blur.shape[1] * run.ddp.world
+    logs.step(step + 1, loss, float(run.scheduler.get_last_lr()[0]), frames)
+
+
+def _validate_or_save(
+    run: _Run, logs: _Logs, position: _Position, val_set: Dataset[Any]
+) -> None:
+    """Validate (and checkpoint) at ``val_every`` and at the end, else checkpoint if due."""
+    done, config = position.done, run.config
+    if done % config.val_every == 0 or done == config.steps:
+        if run.ddp.main:
+            _validate_and_save(run, logs, position, val_set)
+        if run.ddp.world > 1:
+            dist.barrier()
+    elif done % config.checkpoint_every == 0 and run.ddp.main:
+        run.save_last(done, {"best_psnr": position.best, **position.summary})
+        position.saved = done
+
+
+def _validate_and_save(
+    run: _Run, logs: _Logs, position: _Position, val_set: Dataset[Any]
+) -> None:
+    """Validate, log, write ``last.pt`` and, when the PSNR improved, ``best.pt`` (rank 0)."""
+    done = position.done
+    ours, blurry, sample = _validate(run.model, val_set, run.device, run.config.val_clips)
+    entry = {"step": done, "val_psnr": ours["psnr"], "val_ssim": ours["ssim"],
+             "blur_psnr": blurry["psnr"], "blur_ssim": blurry["ssim"]}
+    logs.validation(entry, sample)
+    position.summary = entry
+    run.save_last(done, {"best_psnr": max(position.best, ours["psnr"]), **entry})
+    position.saved = done
+    if ours["psnr"] > position.best:
+        position.best = ours["psnr"]
+        copy_checkpoint(run.out / "last.pt", run.out / "best.pt")

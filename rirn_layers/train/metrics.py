@@ -33,11 +33,11 @@ from typing import Any
 
 import torch
 
-from rirn_layers._checks import shape_str
+from rirn_layers._checks import check_float, check_int, shape_str
+from rirn_layers._optional import require
 
 __all__ = ["METRICS", "MetricTracker", "psnr", "quantize_8bit", "ssim"]
 
-_INSTALL = "pip install 'rirn-layers[train]'"
 _WINDOW = 11  # SSIM window: 11 x 11 Gaussian, sigma 1.5 (kornia's fixed sigma)
 _CHUNK_ELEMENTS = 1 << 25  # frames per SSIM call so that one moment map stays ~128 MB
 _OUT_OF_RANGE = 0.5  # an output this far outside [0, 1] is on another scale, not an overshoot
@@ -181,10 +181,8 @@ def psnr(
         >>> psnr(output, target, quantize=False)
         tensor([20.0000, 40.0000], dtype=torch.float64)
     """
-    if max_db is not None and (
-        not isinstance(max_db, (int, float)) or isinstance(max_db, bool) or not max_db > 0
-    ):
-        raise ValueError(f"psnr: `max_db` must be a positive number or None, got {max_db!r}")
+    if max_db is not None and check_float("psnr", "max_db", max_db, 0.0) == 0.0:
+        raise ValueError(f"psnr: `max_db` must be a number > 0 or None, got {max_db!r}")
     x, y, lead = _prepare("psnr", output, target, quantize, wide=True)
     mse = (x - y).square().flatten(1).mean(1)
     with torch.no_grad():
@@ -196,11 +194,8 @@ def psnr(
 
 
 def _kornia_ssim() -> Any:
-    try:
-        from kornia.metrics import ssim as kornia_ssim
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(f"rirn_layers.train.metrics.ssim needs kornia: {_INSTALL}") from err
-    return kornia_ssim
+    metrics = require("kornia.metrics", extra="train", purpose="rirn_layers.train.metrics.ssim")
+    return metrics.ssim
 
 
 def ssim(output: torch.Tensor, target: torch.Tensor, *, quantize: bool = True) -> torch.Tensor:
@@ -369,8 +364,7 @@ class MetricTracker:
         store = self._frames.setdefault(sequence, {})
         if start is None:
             start = max(store, default=-1) + 1
-        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-            raise ValueError(f"MetricTracker: `start` must be an int >= 0, got {start!r}")
+        check_int("MetricTracker", "start", start, 0)
         for offset, frame in enumerate(frames):
             missing = [m for m in self.metrics if m not in frame]
             if missing:

@@ -16,19 +16,7 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["ColourTags", "FrameReader", "FrameWriter", "MediaInfo", "check_frame", "require"]
-
-
-def require(module: str, extra: str = "video") -> Any:
-    """Import ``module`` or fail with the ``pip install`` line that provides it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise ImportError(
-            f"{module} is needed for this; install it with pip install 'rirn-layers[{extra}]'"
-        ) from err
+__all__ = ["ColourTags", "FrameReader", "FrameWriter", "MediaInfo", "check_frame"]
 
 
 @dataclasses.dataclass(frozen=True)

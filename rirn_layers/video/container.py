@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from rirn_layers._optional import require
 from rirn_layers.video.base import (
     ColourTags,
     FrameReader,
     FrameWriter,
     MediaInfo,
     check_frame,
-    require,
 )
 from rirn_layers.video.colour import (
     YuvSpec,
@@ -100,7 +100,7 @@ class VideoReader(FrameReader):
     """
 
     def __init__(self, path: Path) -> None:
-        av = require("av")
+        av = require("av", extra="video", purpose=f"Reading the video {path}")
         self.path = path
         self.names = []
         self.timestamps: list[int] = []
@@ -147,7 +147,7 @@ class VideoReader(FrameReader):
         return self._frames
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        av = require("av")
+        av = require("av", extra="video", purpose=f"Reading the video {self.path}")
         self.timestamps, self.durations = [], []
         with av.open(str(self.path)) as container:
             stream = container.streams[self.video_index]
@@ -206,7 +206,7 @@ class VideoWriter(FrameWriter):
 
     def __init__(self, path: Path, like: VideoReader, *, codec: str | None, crf: float | None,
                  lossless: bool) -> None:
-        av = require("av")
+        av = require("av", extra="video", purpose=f"Writing the video {path}")
         self.path, self.like, self.count = path, like, 0
         self.choice = choose_encoder(path, like.layout, like.info.size, codec=codec, crf=crf,
                                      lossless=lossless)

@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from rirn_layers._checks import check_float
 from rirn_layers.video.planes import Layout, parse_canonical
 
 __all__ = ["CONTAINERS", "EncoderChoice", "choose_encoder", "container_format"]
@@ -160,8 +161,8 @@ def choose_encoder(path: Path, source: Layout, size: tuple[int, int], *, codec: 
     ``codec`` (an encoder or codec name: ``"libx265"``, ``"hevc"``, ``"ffv1"``) restricts
     the choice to that encoder. Warns once when the choice loses depth, family or chroma.
     """
-    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, int | float)):
-        raise TypeError(f"crf: expected a number, got {type(crf).__name__}")
+    if crf is not None:
+        check_float("choose_encoder", "crf", crf)
     container = container_format(path)
     if source.family == "gray":  # a gray source is stored as 4:2:0 YUV: the model may add colour
         source = Layout("yuv", source.depth, (1, 1))

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from rirn_layers._optional import require
 from rirn_layers.io.images import probe, read_image, write_image
 from rirn_layers.io.names import IMAGE_SUFFIXES, natural_key
-from rirn_layers.video.base import FrameReader, FrameWriter, MediaInfo, check_frame, require
+from rirn_layers.video.base import FrameReader, FrameWriter, MediaInfo, check_frame
 from rirn_layers.video.colour import rgb_to_gray, to_codes
 
 __all__ = ["FolderReader", "FolderWriter", "natural_key"]
@@ -35,7 +36,7 @@ class FolderReader(FrameReader):
     """The images of a folder (:data:`IMAGE_SUFFIXES`, any case), in natural name order."""
 
     def __init__(self, path: Path) -> None:
-        require("PIL")
+        require("PIL", extra="video", purpose=f"Reading the frame folder {path}")
         self.path = path
         self.names = sorted((p.name for p in path.iterdir() if p.is_file()
                              and not p.name.startswith(".")

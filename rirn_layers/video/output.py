@@ -26,6 +26,8 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
+from rirn_layers._checks import check_bool
+
 __all__ = ["MANIFEST", "OutputPlan", "plan_output"]
 
 #: The file a folder output of ours holds: the names of the frames we wrote.
@@ -134,8 +136,7 @@ def plan_output(
     source_path, target_path = Path(source), Path(target)
     if not source_path.exists():
         raise FileNotFoundError(f"input {source_path} does not exist")
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"`overwrite` must be True or False, got {overwrite!r}")
+    check_bool("plan_output", "overwrite", overwrite)
     src, dst = source_path.resolve(), target_path.resolve()
     if dst == src:
         raise ValueError(f"the output {target_path} is the input; choose another output")

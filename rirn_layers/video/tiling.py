@@ -436,7 +436,7 @@ class TiledStream:
             outs += rest
         if not outs:
             b, _, _, h, w = frames.shape
-            return frames.new_zeros(b, 0, self.model.out_channels_hint(), h, w), state
+            return frames.new_zeros(b, 0, int(self.model.out_channels), h, w), state
         return torch.stack(outs, dim=1), state
 
 

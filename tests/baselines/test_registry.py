@@ -36,3 +36,27 @@ def test_bad_io_options():
         build_model("gru", value_range=(1, 0))
     with pytest.raises(ValueError, match="channel_order"):
         build_model("gru", channel_order="yuv")
+
+
+def _int_options(name: str) -> list[tuple[str, object]]:
+    import importlib
+    import inspect
+
+    from rirn_layers.baselines import _REGISTRY
+
+    module, function = _REGISTRY[name].split(":")
+    builder = getattr(importlib.import_module(module), function)
+    params = inspect.signature(builder).parameters.values()
+    return [(p.name, p.default) for p in params if type(p.default) is int]
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_int_option_rejects_bools_and_floats(name):
+    from rirn_layers._checks import ArgumentTypeError
+
+    options = _int_options(name)
+    assert options
+    for option, default in options:
+        for bad in (True, float(default)):
+            with pytest.raises(ArgumentTypeError, match=f"`{option}`"):
+                build_model(name, device="meta", **{option: bad})

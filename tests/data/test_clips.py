@@ -9,6 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rirn_layers._optional import require
 from rirn_layers.data.clips import (
     Augmentation,
     ClipTransform,
@@ -19,7 +20,6 @@ from rirn_layers.data.clips import (
     item_generator,
     item_seed,
     parse_crop,
-    require,
     resolve_augment,
     sample_transform,
 )
@@ -168,5 +168,5 @@ def test_clip_windows_cover_every_frame_once_per_stride(n, length, stride):
 
 def test_require_names_the_train_extra():
     with pytest.raises(ImportError, match=r"rirn-layers\[train\]") as info:
-        require("rirn_no_such_module_xyz", "no-such-package", "Testing")
-    assert "no-such-package" in str(info.value)
+        require("rirn_no_such_module_xyz", extra="train", purpose="Testing")
+    assert "Testing needs the optional package 'rirn_no_such_module_xyz'" in str(info.value)

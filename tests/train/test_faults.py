@@ -189,7 +189,7 @@ def test_checkpoint_every_writes_last_pt_between_validations(tmp_path, monkeypat
     assert written == [("last.pt", 1), ("last.pt", 2), ("last.pt", 3), ("last.pt", 4),
                        ("best.pt", -1)]  # fmt: skip
     assert TrainConfig(val_every=7).resolved().checkpoint_every == 7
-    with pytest.raises(ValueError, match="`checkpoint_every` must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="`checkpoint_every` must be an int >= 1, got 0"):
         tiny(tmp_path, checkpoint_every=0).resolved()
     cli = _load_cli()
     assert cli.parse_args(["--checkpoint-every", "5", "--overwrite"]).checkpoint_every == 5

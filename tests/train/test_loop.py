@@ -65,7 +65,7 @@ def test_resume_with_another_model_is_a_clear_error(tmp_path):
 def test_bad_preset_and_values(tmp_path):
     with pytest.raises(ValueError, match="preset"):
         train(tiny(tmp_path, preset="fast"))
-    with pytest.raises(ValueError, match="`chunk` must be >= 1"):
+    with pytest.raises(ValueError, match="`chunk` must be an int >= 1"):
         train(tiny(tmp_path, chunk=0))
 
 
@@ -82,7 +82,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     result = train(tiny(Path(out), steps=3, val_every=3, device="cpu"))
     flat = torch.cat([p.detach().flatten() for p in result.model.parameters()])
     torch.save(flat, Path(out) / f"rank{rank}.pt")
-    torch.distributed.destroy_process_group()
+    assert not torch.distributed.is_initialized()  # train started the group and ended it
 
 
 def test_ddp_two_cpu_ranks_stay_in_sync(tmp_path):
