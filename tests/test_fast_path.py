@@ -107,9 +107,8 @@ def test_fast_path_step_compiles_without_graph_breaks():
     with torch.inference_mode():
         _, state = model.step(frame)
         eager, _ = model.step(frame, state)
-        explained = torch._dynamo.explain(model.step)(frame, state)
+        # fullgraph=True raises at the first graph break
         compiled, _ = torch.compile(model.step, fullgraph=True)(frame, state)
-    assert explained.graph_break_count == 0
     assert rel_error(compiled, eager) < 1e-2
 
 

@@ -1,10 +1,11 @@
-"""The package uses no private torch API (``torch._*``, ``torch.utils._*``, ...).
+"""The project uses no private torch API (``torch._*``, ``torch.utils._*``, ...).
 
 Private modules change without notice between torch releases. Every ``.py`` file under
 ``rirn_layers/`` is parsed and its imports and attribute chains are checked: any part
 after ``torch`` that starts with an underscore (``torch._dynamo``,
 ``from torch.utils import _pytree``, ``torch.utils._python_dispatch.TorchDispatchMode``)
 fails the test, listing file, line and name. Dunders (``torch.__version__``) are public.
+The examples, benchmarks and tests are held to the same rule.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "rirn_layers"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "rirn_layers"
+#: Where else the project's code lives: what users run (examples, benchmarks) and the tests.
+OTHERS = ("examples", "benchmarks", "tests", "docs_hooks")
 
 
 def _private(dotted: str) -> bool:
@@ -70,5 +74,12 @@ def test_the_package_uses_no_private_torch_api():
     files = sorted(PACKAGE.rglob("*.py"))
     assert len(files) > 10
     bad = [f"{path.relative_to(PACKAGE.parent)}:{line}: {name}"
+           for path in files for line, name in private_uses(path.read_text(encoding="utf-8"))]
+    assert not bad, "private torch API used:\n" + "\n".join(bad)
+
+
+def test_examples_benchmarks_and_tests_use_no_private_torch_api():
+    files = sorted(p for folder in OTHERS for p in (ROOT / folder).rglob("*.py"))
+    bad = [f"{path.relative_to(ROOT)}:{line}: {name}"
            for path in files for line, name in private_uses(path.read_text(encoding="utf-8"))]
     assert not bad, "private torch API used:\n" + "\n".join(bad)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from rirn_layers.baselines.fac import FilterAdaptiveConv, fac_macs, filter_adaptive_conv
@@ -119,26 +121,17 @@ def test_gradient_of_one_input_only():
 
 
 # -- memory ------------------------------------------------------------------------------
-class LargestOutput(TorchDispatchMode):
-    """Records the element count of every tensor an op produces."""
+def allocations(fn: Callable[[], object]) -> tuple[object, list[int]]:
+    """``fn()`` and the element counts (float32) of the allocations its ops keep.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: list[int] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        inputs = {
-            a.untyped_storage().data_ptr()
-            for a in (*args, *kwargs.values())
-            if isinstance(a, torch.Tensor)
-        }
-        for t in out if isinstance(out, (tuple, list)) else (out,):
-            # new allocations only, not views or in-place results
-            if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in inputs:
-                self.sizes.append(t.numel())
-        return out
+    ``torch.profiler`` with ``profile_memory`` records each op's own allocations net of what
+    it frees, so temporaries an op makes and drops inside itself do not show, but every
+    buffer that outlives its op (outputs, saved tensors, gradients) does.
+    """
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        out = fn()
+    return out, [e.self_cpu_memory_usage // 4 for e in prof.events()
+                 if e.self_cpu_memory_usage > 0]
 
 
 def test_no_k_squared_temporaries():
@@ -146,15 +139,13 @@ def test_no_k_squared_temporaries():
     q = torch.randn(b, c, h, w, requires_grad=True)
     f = torch.randn(b, c * k * k, h, w, requires_grad=True)
     padded = b * c * (h + k - 1) * (w + k - 1)
-    with LargestOutput() as fwd:
-        out = filter_adaptive_conv(q, f, k)
+    out, forward = allocations(lambda: filter_adaptive_conv(q, f, k))
     # forward: the padded copy and the output, nothing of the filters' size
-    assert max(fwd.sizes) == padded and sum(fwd.sizes) == padded + q.numel()
-    with LargestOutput() as bwd:
-        out.backward(torch.ones_like(out))
+    assert max(forward) == padded and sum(forward) == padded + q.numel()
+    _, backward = allocations(lambda: out.backward(torch.ones_like(out)))  # type: ignore[union-attr]
     # backward: one filter-sized buffer (the filters' gradient), the rest feature-sized
-    assert bwd.sizes.count(f.numel()) == 1
-    assert sorted(bwd.sizes)[-2] <= padded
+    assert backward.count(f.numel()) == 1
+    assert sorted(backward)[-2] <= padded
 
 
 def test_meta_device_and_macs():
