@@ -66,3 +66,20 @@ def test_profile_step_prints_the_top_operators():
     assert "gru+IRM+ATB, 32x32, fp32" in result.stdout
     assert result.stdout.count(" %") == 3
     assert "aten::" in result.stdout
+
+
+def test_gpu_suite_skips_cleanly_without_cuda(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine runs the suite itself: python benchmarks/gpu_suite.py")
+    script = [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--out", str(tmp_path)]
+    result = subprocess.run(script, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gpu_suite: CUDA is not available"), lines
+    assert "pytest -m cuda" in lines[0] and "1280x720" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    required = subprocess.run([*script, "--require-cuda"], capture_output=True, text=True,
+                              timeout=120, cwd=ROOT)
+    assert required.returncode == 1 and "CUDA is not available" in required.stderr

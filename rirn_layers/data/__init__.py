@@ -30,6 +30,7 @@ from rirn_layers.data.folders import (
     RedsDataset,
     VideoFolderDataset,
 )
+from rirn_layers.data.shaky import ShakyBlurDataset
 from rirn_layers.data.synthetic import TRAIN_PHOTOS, VAL_PHOTOS, SyntheticBlurDataset
 
 __all__ = [
@@ -49,7 +50,9 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`build_dataset`.
-DATASETS: tuple[str, ...] = ("synthetic", "gopro", "reds", "dvd", "bsd")
+DATASETS: tuple[str, ...] = ("synthetic", "shaky", "gopro", "reds", "dvd", "bsd")
+#: Rendered datasets (no `root`); "shaky" is the long-memory probe of rirn_layers.data.shaky.
+_GENERATED = {"synthetic": SyntheticBlurDataset, "shaky": ShakyBlurDataset}
 _FOLDERS = {"gopro": GoproDataset, "reds": RedsDataset, "dvd": DvdDataset, "bsd": BsdDataset}
 
 
@@ -90,14 +93,14 @@ def build_dataset(
     name = name.lower()
     if augment is None:
         augment = split == "train"
-    if name == "synthetic":
+    if name in _GENERATED:
         if root is not None:
             raise ValueError(f"the synthetic dataset takes no `root`, got {root!r}")
         if split not in ("train", "val"):
             raise ValueError(f"synthetic: `split` must be 'train' or 'val', got {split!r}")
         if clip_length is None:
             raise ValueError("synthetic: `clip_length` must be a positive int, got None")
-        return SyntheticBlurDataset(
+        return _GENERATED[name](
             split,
             clip_length=clip_length,
             crop=128 if crop is None else crop,

@@ -115,6 +115,7 @@ class TrainConfig:
     resume: bool = False
     overwrite: bool = False  # replace the run in `out` (only its own files are removed)
     seed: int = 0
+    val_seed: int | None = None  # of the validation set (a rendered one differs per seed); =seed
     device: str = "auto"
     compile: bool = False
     checkpointing: bool = False  # recompute each frame's activations in backward
@@ -163,6 +164,8 @@ class TrainConfig:
         for name, value in PRESETS[self.preset].items():
             if merged[name] is None:
                 merged[name] = value
+        if merged["val_seed"] is None:
+            merged["val_seed"] = merged["seed"]
         if merged["checkpoint_every"] is None:
             merged["checkpoint_every"] = merged["val_every"]
         if self.builder is None:
@@ -238,6 +241,7 @@ def _checked_values(values: dict[str, Any]) -> dict[str, Any]:
     for name in _COUNTS:
         check_int("TrainConfig", name, values[name], 1)
     check_int("TrainConfig", "seed", values["seed"])
+    check_int("TrainConfig", "val_seed", values["val_seed"])
     check_int("TrainConfig", "workers", values["workers"], 0)
     if values["stop_at"] is not None:
         check_int("TrainConfig", "stop_at", values["stop_at"], 0)
@@ -276,6 +280,7 @@ class RunConfig:
     resume: bool
     overwrite: bool
     seed: int
+    val_seed: int
     device: str
     compile: bool
     checkpointing: bool

@@ -135,11 +135,11 @@ def _datasets(config: RunConfig) -> tuple[Dataset[Any], Dataset[Any]]:
     options: dict[str, Any] = {}
     if config.dataset == "synthetic" and config.synthetic_speed is not None:
         options["speed"] = tuple(config.synthetic_speed)
-    common = {"clip_length": config.clip_length, "seed": config.seed, **options}
+    common = {"clip_length": config.clip_length, **options}
     train_set = build_dataset(config.dataset, config.data_root, split="train",
-                              crop=config.crop, **common)
+                              crop=config.crop, seed=config.seed, **common)
     val_set = build_dataset(config.dataset, config.data_root, split="val",
-                            crop=config.val_crop, **common)
+                            crop=config.val_crop, seed=config.val_seed, **common)
     return train_set, val_set
 
 

@@ -366,7 +366,7 @@ def test_pair_frames_sorts_naturally_and_read_frame_converts(tmp_path):
 
 
 def test_build_dataset_covers_every_name_and_loader_batches(tmp_path):
-    assert set(DATASETS) == {"synthetic", "gopro", "reds", "dvd", "bsd"}
+    assert set(DATASETS) == {"synthetic", "shaky", "gopro", "reds", "dvd", "bsd"}
     trees = {
         "gopro": make_gopro(tmp_path / "g"),
         "reds": make_reds(tmp_path / "r"),

@@ -296,8 +296,10 @@ def test_save_refuses_what_weights_only_cannot_read(tmp_path, extra):
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(TypeError, match="`step`"):
+    with pytest.raises(ValueError, match="save_checkpoint: `step` must be an int >= 0, got -1"):
         save_checkpoint(tmp_path / "c.pt", model=Tiny(), step=-1, config={})
+    with pytest.raises(TypeError, match="`step` must be an int >= 0, got True"):
+        save_checkpoint(tmp_path / "c.pt", model=Tiny(), step=True, config={})
     with pytest.raises(TypeError, match="`config`"):
         save_checkpoint(tmp_path / "c.pt", model=Tiny(), step=1, config=None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="`model`"):
@@ -349,6 +351,7 @@ def test_format_tag_is_stored(tmp_path):
     assert raw["rng"]["torch"].dtype == torch.uint8
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_rng_and_device_round_trip(tmp_path):
     torch.cuda.manual_seed_all(3)

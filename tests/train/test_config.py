@@ -100,3 +100,18 @@ def test_logs_and_bar_are_closed_when_a_step_fails(tmp_path, monkeypatch):
         loop.train(tiny(tmp_path, log_images=True, progress=True))
     assert len(opened) == 2 and all(c.closed for c in opened)
     assert not torch.distributed.is_initialized()
+
+
+def test_the_validation_set_follows_val_seed_not_the_training_seed():
+    """Seeds of an ablation must be validated on the same clips (a rendered set differs)."""
+    assert TrainConfig(seed=3).resolved().val_seed == 3  # default: the training seed
+
+    def first_val_clip(**fields: Any) -> torch.Tensor:
+        _, val_set = loop._datasets(tiny(Path("unused"), **fields).resolved())
+        return val_set[0]["blur"]
+
+    same = first_val_clip(seed=1, val_seed=0), first_val_clip(seed=2, val_seed=0)
+    assert torch.equal(*same)
+    assert not torch.equal(first_val_clip(seed=1), first_val_clip(seed=2))
+    with pytest.raises(ArgumentTypeError, match="`val_seed` must be an int"):
+        TrainConfig(val_seed=1.5).resolved()  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def load(name: str):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses in a script look up their module there
     spec.loader.exec_module(module)
     return module
 
@@ -56,12 +58,13 @@ def test_evaluate_prints_a_table_and_writes_pngs(tmp_path, capsys):
 
 
 def test_ablate_trains_four_variants_and_writes_the_table(tmp_path, capsys):
-    load("ablate").main(["--steps", "1", "--crop", "32", "--batch-size", "1",
-                         "--out", str(tmp_path), "--no-progress"])
+    load("ablate").main(["--steps", "1", "--crop", "32", "--batch-size", "1", "--val-clips", "1",
+                         "--val-crop", "32", "--out", str(tmp_path), "--no-progress"])
     text = (tmp_path / "ablation.md").read_text()
-    for label in ("| GRU |", "| GRU + ATB |", "| GRU + IRM |", "| GRU + IRM + ATB |", "blurry"):
+    for label in ("| GRU |", "| GRU wide |", "| GRU + ATB |", "| GRU + IRM |",
+                  "| GRU + IRM + ATB |", "blurry"):
         assert label in text
-    assert len(list(tmp_path.glob("gru*/last.pt"))) == 4
+    assert len(list(tmp_path.glob("gru*/last.pt"))) == 5
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "ablation.png").stat().st_size > 0
 

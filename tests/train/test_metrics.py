@@ -267,6 +267,7 @@ def test_tracker_errors():
     assert math.isnan(tracker.means()["psnr"])  # nothing stored yet
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     g = torch.Generator().manual_seed(0)
