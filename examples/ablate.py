@@ -63,11 +63,13 @@ from rirn_layers.train.ablation import (
     Summary,
     check_equal_cost,
     equal_cost_search,
+    from_json,
     macs_per_frame,
     paired_differences,
     paired_summary,
     summarize,
     time_budget_steps,
+    to_json,
     verdict,
 )
 from rirn_layers.train.builders import (
@@ -512,23 +514,12 @@ def plot(rep: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with NaN as ``None``: strict JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def write_outputs(rep: dict[str, Any], out: Path) -> str:
     """Write ``ablation.md``, ``ablation.json`` and (with matplotlib) ``ablation.png``."""
     out.mkdir(parents=True, exist_ok=True)
     text = table(rep)
     (out / "ablation.md").write_text(text)
-    (out / "ablation.json").write_text(json.dumps(_plain(rep), indent=2) + "\n")
+    (out / "ablation.json").write_text(json.dumps(to_json(rep), indent=2) + "\n")
     written = ["ablation.md", "ablation.json"]
     if plot(rep, out / "ablation.png"):
         written.append("ablation.png")
@@ -605,21 +596,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         saved = Path(args.out) / "ablation.json"
         if not saved.is_file():
             raise SystemExit(f"ablate: --replot needs {saved}, which does not exist")
-        rep = _unplain(json.loads(saved.read_text()))
+        rep = from_json(json.loads(saved.read_text()))
     else:
         rep = run(args)
     write_outputs(rep, Path(args.out))
     return rep
-
-
-def _unplain(value: Any) -> Any:
-    """JSON's ``null`` back to NaN inside the statistics (``_plain`` wrote NaN as null)."""
-    if isinstance(value, dict):
-        return {k: (math.nan if v is None and k in ("mean", "std", "low", "high")
-                    else _unplain(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unplain(v) for v in value]
-    return value
 
 
 if __name__ == "__main__":

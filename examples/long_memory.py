@@ -34,7 +34,7 @@ import torch
 
 from rirn_layers.baselines import available_models
 from rirn_layers.data.shaky import ShakyBlurDataset
-from rirn_layers.train.ablation import paired_summary, summarize, verdict
+from rirn_layers.train.ablation import from_json, paired_summary, summarize, to_json, verdict
 from rirn_layers.train.loop import TrainConfig, train
 from rirn_layers.train.metrics import psnr
 
@@ -274,31 +274,11 @@ def plot(rep: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def _unplain(value: Any) -> Any:
-    """JSON's ``null`` back to NaN inside the statistics (``_plain`` wrote NaN as null)."""
-    if isinstance(value, dict):
-        return {k: (math.nan if v is None and k in ("mean", "std", "low", "high")
-                    else _unplain(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unplain(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def write_outputs(rep: dict[str, Any], out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     text = table(rep)
     (out / "long_memory.md").write_text(text)
-    (out / "long_memory.json").write_text(json.dumps(_plain(rep), indent=2) + "\n")
+    (out / "long_memory.json").write_text(json.dumps(to_json(rep), indent=2) + "\n")
     written = ["long_memory.md", "long_memory.json"]
     if plot(rep, out / "long_memory.png"):
         written.append("long_memory.png")
@@ -359,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         saved = Path(args.out) / "long_memory.json"
         if not saved.is_file():
             raise SystemExit(f"long_memory: --replot needs {saved}, which does not exist")
-        rep = _unplain(json.loads(saved.read_text()))
+        rep = from_json(json.loads(saved.read_text()))
         write_outputs(rep, Path(args.out))
         return rep  # type: ignore[no-any-return]
     rep = run(args)

@@ -44,7 +44,7 @@ from rirn_layers.data.clips import (
 )
 from rirn_layers.data.synthetic import GAMMA, TRAIN_PHOTOS, VAL_PHOTOS, load_photo, render_views
 
-__all__ = ["ShakyBlurDataset", "ShakyClip", "shake_schedule", "since_sharp"]
+__all__ = ["ShakyBlurDataset", "ShakyClip", "shake_runs", "shake_schedule", "since_sharp"]
 
 _MARGIN = 3  # photo pixels kept free around every view (bicubic reads 2 beyond)
 _RAMP = 0.15  # frames over which a shake fades in and out, inside its first/last exposure
@@ -114,8 +114,23 @@ def _envelope(times: torch.Tensor, shaking: torch.Tensor) -> torch.Tensor:
     :data:`_RAMP` frames inside that interval.
     """
     env = torch.zeros_like(times)
-    flags = shaking.tolist()
-    t = 0
+    for start, end in shake_runs(shaking):
+        a, b = start - 0.5, end - 0.5
+        rise = ((times - a) / _RAMP).clamp(0, 1)
+        fall = ((b - times) / _RAMP).clamp(0, 1)
+        env = torch.maximum(env, (torch.sin(rise * math.pi / 2) * torch.sin(fall * math.pi / 2))
+                            .square())
+    return env
+
+
+def shake_runs(shaking: torch.Tensor) -> list[tuple[int, int]]:
+    """``(start, end)`` of every run of shaken frames (``end`` exclusive), in order.
+
+    Example:
+        >>> shake_runs(torch.tensor([False, True, True, False, True]))
+        [(1, 3), (4, 5)]
+    """
+    flags, runs, t = shaking.tolist(), [], 0
     while t < len(flags):
         if not flags[t]:
             t += 1
@@ -123,13 +138,9 @@ def _envelope(times: torch.Tensor, shaking: torch.Tensor) -> torch.Tensor:
         end = t
         while end < len(flags) and flags[end]:
             end += 1
-        a, b = t - 0.5, end - 0.5
-        rise = ((times - a) / _RAMP).clamp(0, 1)
-        fall = ((b - times) / _RAMP).clamp(0, 1)
-        env = torch.maximum(env, (torch.sin(rise * math.pi / 2) * torch.sin(fall * math.pi / 2))
-                            .square())
+        runs.append((t, end))
         t = end
-    return env
+    return runs
 
 
 class ShakyClip(NamedTuple):
@@ -255,23 +266,14 @@ class ShakyBlurDataset(Dataset):
         offset is exactly 0.
         """
         total = torch.zeros(times.numel(), 2, dtype=torch.float64)
-        flags = shaking.tolist()
-        t = 0
-        while t < len(flags):
-            if not flags[t]:
-                t += 1
-                continue
-            end = t
-            while end < len(flags) and flags[end]:
-                end += 1
+        for start, end in shake_runs(shaking):
             amp = self._uniform(g, self.amplitude, 2)
             freq = 2 * math.pi * self._uniform(g, self.frequency, 2)
             phase = 2 * math.pi * torch.rand(2, generator=g, dtype=torch.float64)
             mask = torch.zeros_like(shaking)
-            mask[t:end] = True
+            mask[start:end] = True
             env = _envelope(times, mask).unsqueeze(1)
             total += env * amp * torch.sin(freq * times.unsqueeze(1) + phase)
-            t = end
         return total
 
     def render(self, index: int, size: tuple[int, int] | None = None) -> ShakyClip:

@@ -40,6 +40,7 @@ __all__ = [
     "equal_cost_search",
     "find_equal_cost",
     "find_equal_depth",
+    "from_json",
     "macs_per_frame",
     "paired_differences",
     "paired_summary",
@@ -48,6 +49,7 @@ __all__ = [
     "t_cdf",
     "t_quantile",
     "time_budget_steps",
+    "to_json",
     "verdict",
     "width_defaults",
 ]
@@ -514,3 +516,38 @@ def time_budget_steps(
             )
     budget = steps * seconds_per_step[reference]
     return {name: max(1, round(budget / s)) for name, s in seconds_per_step.items()}
+
+
+# -- results files ----------------------------------------------------------------------------
+_STAT_FIELDS = ("mean", "std", "low", "high")
+
+
+def to_json(value: Any) -> Any:
+    """``value`` with NaN as ``None`` (strict JSON: one seed has no interval).
+
+    Example:
+        >>> to_json({"mean": 1.0, "low": math.nan, "runs": [math.nan]})
+        {'mean': 1.0, 'low': None, 'runs': [None]}
+    """
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of :func:`to_json` for the statistics: ``None`` back to NaN in their fields.
+
+    Example:
+        >>> from_json({"mean": 1.0, "low": None, "note": None})
+        {'mean': 1.0, 'low': nan, 'note': None}
+    """
+    if isinstance(value, dict):
+        return {k: (math.nan if v is None and k in _STAT_FIELDS else from_json(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
