@@ -69,8 +69,8 @@ from rirn_layers.train.ablation import (
     paired_summary,
     summarize,
     time_budget_steps,
-    to_json,
     verdict,
+    write_results,
 )
 from rirn_layers.train.builders import (
     build_from_config,
@@ -516,17 +516,10 @@ def plot(rep: dict[str, Any], path: Path) -> bool:
 
 def write_outputs(rep: dict[str, Any], out: Path) -> str:
     """Write ``ablation.md``, ``ablation.json`` and (with matplotlib) ``ablation.png``."""
-    out.mkdir(parents=True, exist_ok=True)
     text = table(rep)
-    (out / "ablation.md").write_text(text)
-    (out / "ablation.json").write_text(json.dumps(to_json(rep), indent=2) + "\n")
-    written = ["ablation.md", "ablation.json"]
-    if plot(rep, out / "ablation.png"):
-        written.append("ablation.png")
-    elif (out / "ablation.png").exists():  # a stale plot of an earlier (overwritten) run
-        (out / "ablation.png").unlink()
+    written = write_results(out, "ablation", text, rep, plot)
     print(text)
-    print("wrote " + ", ".join(str(out / name) for name in written))
+    print("wrote " + ", ".join(str(path) for path in written))
     return text
 
 

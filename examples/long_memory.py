@@ -34,7 +34,13 @@ import torch
 
 from rirn_layers.baselines import available_models
 from rirn_layers.data.shaky import ShakyBlurDataset
-from rirn_layers.train.ablation import from_json, paired_summary, summarize, to_json, verdict
+from rirn_layers.train.ablation import (
+    from_json,
+    paired_summary,
+    summarize,
+    verdict,
+    write_results,
+)
 from rirn_layers.train.loop import TrainConfig, train
 from rirn_layers.train.metrics import psnr
 
@@ -275,17 +281,11 @@ def plot(rep: dict[str, Any], path: Path) -> bool:
 
 
 def write_outputs(rep: dict[str, Any], out: Path) -> str:
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``long_memory.md``, ``long_memory.json`` and (with matplotlib) ``long_memory.png``."""
     text = table(rep)
-    (out / "long_memory.md").write_text(text)
-    (out / "long_memory.json").write_text(json.dumps(to_json(rep), indent=2) + "\n")
-    written = ["long_memory.md", "long_memory.json"]
-    if plot(rep, out / "long_memory.png"):
-        written.append("long_memory.png")
-    elif (out / "long_memory.png").exists():
-        (out / "long_memory.png").unlink()
+    written = write_results(out, "long_memory", text, rep, plot)
     print(text)
-    print("wrote " + ", ".join(str(out / n) for n in written))
+    print("wrote " + ", ".join(str(path) for path in written))
     return text
 
 

@@ -19,8 +19,10 @@ Three questions decide whether IRM/ATB earn their cost, and each has its tool he
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
@@ -52,6 +54,7 @@ __all__ = [
     "to_json",
     "verdict",
     "width_defaults",
+    "write_results",
 ]
 
 #: Frame size ``(height, width)`` at which MACs per frame are compared.
@@ -551,3 +554,24 @@ def from_json(value: Any) -> Any:
     if isinstance(value, list):
         return [from_json(v) for v in value]
     return value
+
+
+def write_results(
+    out: Path, stem: str, text: str, results: Any, plot: Callable[[Any, Path], bool]
+) -> list[Path]:
+    """Write ``OUT/<stem>.md`` (``text``), ``.json`` (``results``) and ``.png`` (``plot``).
+
+    ``plot(results, path)`` draws the figure and returns ``False`` when it cannot (no
+    matplotlib); then a stale plot of an earlier, overwritten run is removed rather than
+    left next to new numbers. Returns the paths written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / f"{stem}.md", out / f"{stem}.json"]
+    written[0].write_text(text)
+    written[1].write_text(json.dumps(to_json(results), indent=2) + "\n")
+    figure = out / f"{stem}.png"
+    if plot(results, figure):
+        written.append(figure)
+    elif figure.exists():
+        figure.unlink()
+    return written
