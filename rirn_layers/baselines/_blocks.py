@@ -29,14 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rirn_layers._checks import (  # check_* re-exported for compatibility; import them
-    check_bool,  # from rirn_layers._checks
-    check_float,
-    check_int,
-    check_ints,
-    check_multiple,
-    check_state,
-)
+from rirn_layers._checks import check_ints
 from rirn_layers.contracts import PARTS
 from rirn_layers.layers.common import ResBlock, conv
 from rirn_layers.reconstructor import Reconstructor
@@ -47,12 +40,7 @@ PROBE_SIZE = 16
 
 __all__ = [
     "UpsamplingReconstructor",
-    "check_bool",
     "check_channels",
-    "check_float",
-    "check_int",
-    "check_multiple",
-    "check_state",
     "frame_encoder",
     "hidden_head",
 ]
